@@ -1,0 +1,6 @@
+"""The Function App: wiring only. One blueprint per concern; no work at import time."""
+
+import azure.durable_functions as df
+import azure.functions as func
+
+app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)

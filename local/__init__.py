@@ -1,0 +1,1 @@
+"""The offline stack (development, tests and rehearsal only; never deployed)."""

@@ -1,0 +1,1 @@
+"""local/azure_emulator"""
