@@ -1,1 +1,13 @@
-"""activities"""
+"""Activities: thin and idempotent (check, then act). Each takes one dict and returns one dict.
+
+Every module here registers on this one blueprint; function_app.py registers the blueprint.
+"""
+
+import azure.durable_functions as df
+
+bp = df.Blueprint()
+
+# Import the modules for their registrations (after `bp` exists).
+from activities import clusters, resolve, traffic, verify  # noqa: E402
+
+__all__ = ["bp", "clusters", "resolve", "traffic", "verify"]

@@ -1,0 +1,95 @@
+"""Cluster activities: start a long operation and return at once; check on it later."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from activities import bp
+from activities._common import azure, azure_activity
+from bluegreen.clusters import RUN_TAG, Clusters, green_definition, summarize
+
+
+def _clusters() -> Clusters:
+    return Clusters(azure())
+
+
+@bp.activity_trigger(input_name="payload")
+@azure_activity
+def start_green_create(payload: dict[str, Any]) -> dict[str, Any]:
+    """Create green from blue's definition, unless this run's green already exists (a retry)."""
+    clusters = _clusters()
+    existing = clusters.get(payload["green_id"])
+    if existing is not None:
+        if existing.get("tags", {}).get(RUN_TAG) == payload["run_id"]:
+            return {"status_url": None, "status": "Existing"}
+        return {"error": {"code": "GreenSlotOccupied", "message": f"{payload['green_id']} exists", "temporary": False}}
+    blue = clusters.get(payload["blue_id"])
+    if blue is None:
+        return {"error": {"code": "BlueNotFound", "message": f"{payload['blue_id']} not found", "temporary": False}}
+    body = green_definition(
+        blue,
+        name=payload["green_name"],
+        version=payload["version"],
+        run_id=payload["run_id"],
+        environment=payload["environment"],
+        side=payload["green_side"],
+    )
+    return clusters.start_create(payload["green_id"], body)
+
+
+@bp.activity_trigger(input_name="payload")
+@azure_activity
+def start_control_plane_upgrade(payload: dict[str, Any]) -> dict[str, Any]:
+    clusters = _clusters()
+    current = clusters.get(payload["cluster_id"])
+    if current is not None and summarize(current)["version"] == payload["version"]:
+        return {"status_url": None, "status": "Existing"}  # already there: a retried hop
+    return clusters.start_control_plane_upgrade(payload["cluster_id"], payload["version"])
+
+
+@bp.activity_trigger(input_name="payload")
+@azure_activity
+def start_pool_upgrade(payload: dict[str, Any]) -> dict[str, Any]:
+    clusters = _clusters()
+    current = clusters.get(payload["cluster_id"])
+    if current is not None and summarize(current)["pools"].get(payload["pool"]) == payload["version"]:
+        return {"status_url": None, "status": "Existing"}
+    return clusters.start_pool_upgrade(payload["cluster_id"], payload["pool"], payload["version"])
+
+
+@bp.activity_trigger(input_name="payload")
+@azure_activity
+def start_cluster_delete(payload: dict[str, Any]) -> dict[str, Any]:
+    clusters = _clusters()
+    if clusters.get(payload["cluster_id"]) is None:
+        return {"status_url": None, "status": "Gone"}
+    return clusters.start_delete(payload["cluster_id"])
+
+
+@bp.activity_trigger(input_name="payload")
+@azure_activity
+def start_cluster_stop(payload: dict[str, Any]) -> dict[str, Any]:
+    clusters = _clusters()
+    current = clusters.get(payload["cluster_id"])
+    if current is None or summarize(current)["power_state"] == "Stopped":
+        return {"status_url": None, "status": "Existing"}
+    return clusters.start_stop(payload["cluster_id"])
+
+
+@bp.activity_trigger(input_name="payload")
+@azure_activity
+def check_cluster_operation(payload: dict[str, Any]) -> dict[str, Any]:
+    """One look: the operation's status (or, without one, the cluster's provisioning state) and the cluster."""
+    clusters = _clusters()
+    operation = payload.get("operation") or {}
+    cluster = clusters.get(payload["cluster_id"])
+    summary = summarize(cluster) if cluster is not None else None
+    if operation.get("status_url"):
+        status = clusters.operation_status(payload["cluster_id"], operation)
+    elif operation.get("status") == "Gone" or (payload.get("expect_gone") and summary is None):
+        status = {"status": "Succeeded", "error": None}
+    else:
+        state = (summary or {}).get("provisioning_state") or "Failed"
+        done = state in ("Succeeded", "Failed", "Canceled")
+        status = {"status": state if done else "InProgress", "error": (summary or {}).get("error")}
+    return {**status, "cluster": summary}

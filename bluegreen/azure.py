@@ -1,0 +1,182 @@
+"""The composition point: credential and Azure SDK clients, built from settings alone.
+
+Real Azure uses DefaultAzureCredential (managed identity in the Function App). The emulated Azure
+differs only by endpoint, CA bundle and a static token, so every adapter runs the same code on both.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from azure.core.credentials import AccessToken, TokenCredential
+from azure.core.pipeline.transport import RequestsTransport
+
+# SDK-level retries for throttling and transient 5xx (honours Retry-After). Kept short: the
+# orchestrator's own retry policies add minutes-scale retries on top, on durable timers.
+SDK_RETRY: dict[str, Any] = {"retry_total": 4, "retry_backoff_factor": 0.8, "retry_backoff_max": 60}
+
+PUBLIC_ARM_ENDPOINT = "https://management.azure.com"
+# Front Door is a global resource: its metrics live behind the 'global' regional endpoint.
+PUBLIC_METRICS_ENDPOINT = "https://global.metrics.monitor.azure.com"
+
+
+@dataclass(frozen=True)
+class AzureSettings:
+    mode: str = "azure"  # "azure" | "emulated"
+    arm_endpoint: str = PUBLIC_ARM_ENDPOINT
+    metrics_endpoint: str = PUBLIC_METRICS_ENDPOINT
+    ca_bundle: str | None = None
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> AzureSettings:
+        env = dict(os.environ) if env is None else env
+        mode = env.get("BLUEGREEN_AZURE_MODE", "azure")
+        if mode not in ("azure", "emulated"):
+            raise ValueError(f"BLUEGREEN_AZURE_MODE must be 'azure' or 'emulated', not {mode!r}")
+        return cls(
+            mode=mode,
+            arm_endpoint=env.get("BLUEGREEN_ARM_ENDPOINT", PUBLIC_ARM_ENDPOINT).rstrip("/"),
+            metrics_endpoint=env.get("BLUEGREEN_METRICS_ENDPOINT", PUBLIC_METRICS_ENDPOINT).rstrip("/"),
+            ca_bundle=env.get("BLUEGREEN_CA_BUNDLE") or None,
+        )
+
+
+class StaticTokenCredential:
+    """A fixed bearer token: what the emulated Azure accepts (any token will do there)."""
+
+    def __init__(self, token: str = "emulated") -> None:
+        self._token = token
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        return AccessToken(self._token, int(time.time()) + 3600)
+
+
+class _SleepHookTransport(RequestsTransport):
+    """RequestsTransport whose waits (Retry-After, poller delays) go through a replaceable sleep.
+
+    azure-core sleeps only through `transport.sleep`, so a virtual clock can make those waits free.
+    """
+
+    def __init__(self, sleep: Callable[[float], None], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._sleep = sleep
+
+    def sleep(self, duration: float) -> None:
+        self._sleep(duration)
+
+
+_sleep_override: Callable[[float], None] | None = None
+
+
+def use_sleep(sleep: Callable[[float], None] | None) -> None:
+    """Seam for the offline stack: route SDK waits through a (virtual) clock. None restores time.sleep."""
+    global _sleep_override
+    _sleep_override = sleep
+    reset_clients()
+
+
+class AzureClients:
+    """SDK clients per subscription, made once and reused across activity invocations (warm starts)."""
+
+    def __init__(self, settings: AzureSettings, credential: TokenCredential | None = None) -> None:
+        self.settings = settings
+        self._credential = credential
+        self._lock = threading.Lock()
+        self._cache: dict[tuple[str, str], Any] = {}
+
+    @cached_property
+    def credential(self) -> TokenCredential:
+        if self._credential is not None:
+            return self._credential
+        if self.settings.mode == "emulated":
+            return StaticTokenCredential()
+        from azure.identity import DefaultAzureCredential
+
+        return DefaultAzureCredential()
+
+    def _client_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = dict(SDK_RETRY)
+        transport_kwargs: dict[str, Any] = {}
+        if self.settings.ca_bundle:
+            transport_kwargs["connection_verify"] = self.settings.ca_bundle
+        sleep = _sleep_override
+        if sleep is not None:
+            kwargs["transport"] = _SleepHookTransport(sleep, **transport_kwargs)
+        elif transport_kwargs:
+            kwargs["transport"] = RequestsTransport(**transport_kwargs)
+        return kwargs
+
+    def _cached(self, kind: str, key: str, build: Callable[[], Any]) -> Any:
+        with self._lock:
+            client = self._cache.get((kind, key))
+            if client is None:
+                client = self._cache[(kind, key)] = build()
+            return client
+
+    def containers(self, subscription: str) -> Any:
+        from azure.mgmt.containerservice import ContainerServiceClient
+
+        return self._cached(
+            "aks",
+            subscription,
+            lambda: ContainerServiceClient(
+                self.credential, subscription, base_url=self.settings.arm_endpoint, **self._client_kwargs()
+            ),
+        )
+
+    def cdn(self, subscription: str) -> Any:
+        from azure.mgmt.cdn import CdnManagementClient
+
+        return self._cached(
+            "cdn",
+            subscription,
+            lambda: CdnManagementClient(
+                self.credential, subscription, base_url=self.settings.arm_endpoint, **self._client_kwargs()
+            ),
+        )
+
+    def frontdoor(self, subscription: str) -> Any:
+        from azure.mgmt.frontdoor import FrontDoorManagementClient
+
+        return self._cached(
+            "frontdoor",
+            subscription,
+            lambda: FrontDoorManagementClient(
+                self.credential, subscription, base_url=self.settings.arm_endpoint, **self._client_kwargs()
+            ),
+        )
+
+    def metrics(self) -> Any:
+        from azure.monitor.querymetrics import MetricsClient
+
+        return self._cached(
+            "metrics",
+            "",
+            lambda: MetricsClient(self.settings.metrics_endpoint, self.credential, **self._client_kwargs()),
+        )
+
+
+_clients: AzureClients | None = None
+_clients_lock = threading.Lock()
+
+
+def clients() -> AzureClients:
+    """The process-wide clients, from the app settings (environment) at first use."""
+    global _clients
+    with _clients_lock:
+        if _clients is None:
+            _clients = AzureClients(AzureSettings.from_env())
+        return _clients
+
+
+def reset_clients() -> None:
+    """Forget cached clients (settings changed, e.g. a test pointed the app at another emulator)."""
+    global _clients
+    with _clients_lock:
+        _clients = None

@@ -1,0 +1,179 @@
+"""AKS clusters: read blue, define green from it, and start creates, upgrades, stops and deletes.
+
+Upgrades are PUTs of the cluster (there is no upgrade call in the API): the control plane by a
+new `kubernetesVersion`, then each node pool by a new `orchestratorVersion` on its agent pool.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from azure.core.exceptions import ResourceNotFoundError
+from azure.mgmt.containerservice.models import AgentPool, ManagedCluster, RunCommandRequest
+
+from bluegreen import operations
+from bluegreen.arm_ids import ResourceId
+from bluegreen.azure import AzureClients
+from bluegreen.errors import classify
+
+COLOUR_TAG = "bluegreen-colour"
+RUN_TAG = "bluegreen-run"
+ENVIRONMENT_TAG = "bluegreen-environment"
+
+
+def green_definition(
+    blue: dict[str, Any], *, name: str, version: str, run_id: str, environment: str, side: str = "green"
+) -> dict[str, Any]:
+    """Green's ARM PUT body: every writable setting of blue, with what must differ changed or dropped.
+
+    Changed: name-derived `dnsPrefix` (immutable once created), versions, colour tags (the colour is
+    the side, i.e. the Front Door origin, the new cluster will serve: colours alternate run by run).
+    Dropped: read-only fields (the SDK model knows which), the node resource group (must be new;
+    AKS names one), an AKS-managed kubelet identity living in blue's node resource group,
+    node image versions and snapshot sources (AKS picks the image for the new version).
+    """
+    body = ManagedCluster(copy.deepcopy(blue)).as_dict(exclude_readonly=True)
+    props = body.setdefault("properties", {})
+    blue_node_rg = str(blue.get("properties", {}).get("nodeResourceGroup") or "")
+
+    props["kubernetesVersion"] = version
+    props["dnsPrefix"] = _dns_prefix(name)
+    props.pop("nodeResourceGroup", None)
+    kubelet = (props.get("identityProfile") or {}).get("kubeletidentity")
+    if (
+        kubelet
+        and blue_node_rg
+        and f"/resourcegroups/{blue_node_rg.lower()}/" in str(kubelet.get("resourceId", "")).lower()
+    ):
+        props["identityProfile"].pop("kubeletidentity")
+        if not props["identityProfile"]:
+            props.pop("identityProfile")
+    if (props.get("servicePrincipalProfile") or {}).get("clientId") == "msi":
+        props.pop("servicePrincipalProfile")  # a managed-identity cluster; the CLI drops it too
+    for pool in props.get("agentPoolProfiles") or []:
+        pool["orchestratorVersion"] = version
+        for dropped in ("nodeImageVersion", "creationData", "powerState"):
+            pool.pop(dropped, None)
+    tags = dict(body.get("tags") or {})
+    tags.update({COLOUR_TAG: side, RUN_TAG: run_id, ENVIRONMENT_TAG: environment})
+    body["tags"] = tags
+    return body
+
+
+def _dns_prefix(name: str) -> str:
+    # dnsPrefix: 1-54 alphanumerics and hyphens, starting and ending alphanumeric.
+    cleaned = "".join(c if c.isalnum() or c == "-" else "-" for c in name)[:54]
+    return cleaned.strip("-") or "aks"
+
+
+def summarize(body: dict[str, Any]) -> dict[str, Any]:
+    """The facts the runbook decides on, from an ARM GET body."""
+    props = body.get("properties") or {}
+    pools = {
+        p["name"]: p.get("currentOrchestratorVersion") or p.get("orchestratorVersion")
+        for p in props.get("agentPoolProfiles") or []
+    }
+    error = (props.get("status") or {}).get("provisioningError")
+    return {
+        "id": body.get("id"),
+        "name": body.get("name"),
+        "location": body.get("location"),
+        "provisioning_state": props.get("provisioningState"),
+        "power_state": (props.get("powerState") or {}).get("code"),
+        "version": props.get("currentKubernetesVersion") or props.get("kubernetesVersion"),
+        "pools": pools,
+        "tags": body.get("tags") or {},
+        "error": error,
+    }
+
+
+class Clusters:
+    """Managed clusters through azure-mgmt-containerservice, addressed by ARM id."""
+
+    def __init__(self, clients: AzureClients) -> None:
+        self._clients = clients
+
+    def _client(self, rid: ResourceId) -> Any:
+        return self._clients.containers(rid.subscription)
+
+    def get(self, cluster_id: str) -> dict[str, Any] | None:
+        rid = ResourceId.parse(cluster_id)
+        try:
+            cluster = self._client(rid).managed_clusters.get(rid.resource_group, rid.name)
+        except ResourceNotFoundError:
+            return None
+        except Exception as exc:
+            raise classify(exc) from exc
+        body: dict[str, Any] = cluster.as_dict()
+        return body
+
+    def list_in_group(self, subscription: str, resource_group: str) -> list[dict[str, Any]]:
+        try:
+            found = self._clients.containers(subscription).managed_clusters.list_by_resource_group(resource_group)
+            return [c.as_dict() for c in found]
+        except Exception as exc:
+            raise classify(exc) from exc
+
+    def list_versions(self, subscription: str, location: str) -> dict[str, Any]:
+        try:
+            result = self._clients.containers(subscription).managed_clusters.list_kubernetes_versions(location)
+        except Exception as exc:
+            raise classify(exc) from exc
+        body: dict[str, Any] = result.as_dict()
+        return body
+
+    def start_create(self, cluster_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        rid = ResourceId.parse(cluster_id)
+        ops = self._client(rid).managed_clusters
+        return operations.start(ops.begin_create_or_update, rid.resource_group, rid.name, ManagedCluster(body))
+
+    def start_control_plane_upgrade(self, cluster_id: str, version: str) -> dict[str, Any]:
+        """PUT the cluster with a new control-plane version; node pools keep theirs (upgraded next)."""
+        rid = ResourceId.parse(cluster_id)
+        ops = self._client(rid).managed_clusters
+        current = self.get(cluster_id)
+        if current is None:
+            raise classify(ResourceNotFoundError(f"cluster {cluster_id} not found"))
+        body = ManagedCluster(current).as_dict(exclude_readonly=True)
+        body["properties"]["kubernetesVersion"] = version
+        for pool in body["properties"].get("agentPoolProfiles") or []:
+            pool.pop("nodeImageVersion", None)
+        return operations.start(ops.begin_create_or_update, rid.resource_group, rid.name, ManagedCluster(body))
+
+    def start_pool_upgrade(self, cluster_id: str, pool_name: str, version: str) -> dict[str, Any]:
+        rid = ResourceId.parse(cluster_id)
+        pools = self._client(rid).agent_pools
+        try:
+            pool = pools.get(rid.resource_group, rid.name, pool_name)
+        except Exception as exc:
+            raise classify(exc) from exc
+        body = AgentPool(pool.as_dict()).as_dict(exclude_readonly=True)
+        body.setdefault("properties", {})["orchestratorVersion"] = version
+        body["properties"].pop("nodeImageVersion", None)
+        return operations.start(pools.begin_create_or_update, rid.resource_group, rid.name, pool_name, AgentPool(body))
+
+    def start_stop(self, cluster_id: str) -> dict[str, Any]:
+        rid = ResourceId.parse(cluster_id)
+        return operations.start(self._client(rid).managed_clusters.begin_stop, rid.resource_group, rid.name)
+
+    def start_start(self, cluster_id: str) -> dict[str, Any]:
+        rid = ResourceId.parse(cluster_id)
+        return operations.start(self._client(rid).managed_clusters.begin_start, rid.resource_group, rid.name)
+
+    def start_delete(self, cluster_id: str) -> dict[str, Any]:
+        rid = ResourceId.parse(cluster_id)
+        return operations.start(self._client(rid).managed_clusters.begin_delete, rid.resource_group, rid.name)
+
+    def operation_status(self, cluster_id: str, operation: dict[str, Any]) -> dict[str, Any]:
+        return operations.status(self._client(ResourceId.parse(cluster_id)), operation)
+
+    def run_command(self, cluster_id: str, command: str) -> dict[str, Any]:
+        """Run a kubectl command in the cluster (AKS command invoke; short, so this one does wait)."""
+        rid = ResourceId.parse(cluster_id)
+        ops = self._client(rid).managed_clusters
+        try:
+            result = ops.begin_run_command(rid.resource_group, rid.name, RunCommandRequest(command=command)).result()
+        except Exception as exc:
+            raise classify(exc) from exc
+        return {"exit_code": result.exit_code, "logs": result.logs or ""}

@@ -1,0 +1,210 @@
+"""Environment configuration: one checked-in TOML file, validated with pydantic.
+
+An environment is one application's pair of clusters plus its Front Door route. Each side
+(`blue`, `green`) is a slot: an origin in Front Door and the cluster behind it. Which slot is
+live is read from Front Door at the start of every run; the other slot receives the new cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bluegreen.arm_ids import ResourceId
+
+DEFAULT_CONFIG_FILE = "environments.toml"
+SIDES = ("blue", "green")
+_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
+_CLUSTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,61}[A-Za-z0-9]$")
+
+
+class ConfigError(ValueError):
+    """A configuration file that cannot be used, with every problem named by its field."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _arm_id(value: str) -> str:
+    ResourceId.parse(value)
+    return value
+
+
+class Clusters(_Model):
+    """Either the two cluster names that alternate, or blue's id (green's name is then derived per run)."""
+
+    subscription: str | None = None
+    resource_group: str | None = None
+    names: dict[Literal["blue", "green"], str] | None = None
+    blue_id: str | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Clusters:
+        if (self.names is None) == (self.blue_id is None):
+            raise ValueError("give either `names` (blue and green) with subscription/resource_group, or `blue_id`")
+        if self.names is not None:
+            if set(self.names) != set(SIDES):
+                raise ValueError("`names` needs both `blue` and `green`")
+            if self.names["blue"].lower() == self.names["green"].lower():
+                raise ValueError("`names.blue` and `names.green` must differ")
+            if not (self.subscription and self.resource_group):
+                raise ValueError("`names` needs `subscription` and `resource_group`")
+            for name in self.names.values():
+                if not _CLUSTER_NAME.match(name):
+                    raise ValueError(f"{name!r} is not a valid AKS cluster name")
+        if self.blue_id is not None:
+            rid = ResourceId.parse(self.blue_id)
+            if rid.type.lower() != "microsoft.containerservice/managedclusters":
+                raise ValueError("`blue_id` must be a Microsoft.ContainerService/managedClusters id")
+        return self
+
+    @property
+    def location_subscription(self) -> str:
+        return self.subscription or ResourceId.parse(str(self.blue_id)).subscription
+
+    @property
+    def location_resource_group(self) -> str:
+        return self.resource_group or ResourceId.parse(str(self.blue_id)).resource_group
+
+
+class FrontDoor(_Model):
+    kind: Literal["standard", "classic"] = "standard"
+    id: Annotated[str, Field(description="profile id (standard) or front door id (classic)")]
+    origin_group: str = Field(description="origin group (standard) or backend pool (classic)")
+    origins: dict[Literal["blue", "green"], str] = Field(
+        description="origin name (standard) or backend address (classic) per side"
+    )
+    green_address: Literal["fixed", "discover"] = "fixed"
+
+    _check_id = field_validator("id")(_arm_id)
+
+    @model_validator(mode="after")
+    def _check(self) -> FrontDoor:
+        if set(self.origins) != set(SIDES):
+            raise ValueError("`origins` needs both `blue` and `green`")
+        if self.origins["blue"].lower() == self.origins["green"].lower():
+            raise ValueError("`origins.blue` and `origins.green` must differ")
+        expected = "microsoft.cdn/profiles" if self.kind == "standard" else "microsoft.network/frontdoors"
+        if ResourceId.parse(self.id).type.lower() != expected:
+            raise ValueError(f"a {self.kind} Front Door id must be a {expected} resource id")
+        return self
+
+
+class SmokeProbe(_Model):
+    enabled: bool = True
+    path: str = "/healthz"
+    expected_status: int = Field(200, ge=100, le=599)
+    scheme: Literal["http", "https"] = "https"
+    timeout_seconds: float = Field(5.0, gt=0, le=60)
+
+    @field_validator("path")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must start with '/'")
+        return value
+
+
+class Approval(_Model):
+    mode: Literal["manual", "auto"] = "manual"
+    timeout_hours: float = Field(24.0, gt=0, le=24 * 30)
+    approvers: list[str] = Field(default_factory=list, description="who may approve; empty = any authenticated caller")
+    four_eyes: bool = True
+
+
+class Bake(_Model):
+    window_minutes: int = Field(30, ge=1, le=24 * 60)
+    interval_minutes: int = Field(1, ge=1, le=60)
+    max_error_rate: float = Field(0.05, gt=0, le=1, description="5xx share that counts as a spike")
+    min_requests: int = Field(20, ge=0, description="fewer requests than this in an interval decide nothing")
+
+    @model_validator(mode="after")
+    def _interval_fits(self) -> Bake:
+        if self.interval_minutes > self.window_minutes:
+            raise ValueError("`interval_minutes` cannot exceed `window_minutes`")
+        return self
+
+
+class Retire(_Model):
+    mode: Literal["keep", "stop", "delete"] = "stop"
+
+
+class Policy(_Model):
+    """What the AKS lifecycle events may start, and towards which version."""
+
+    target: str = "latest"
+    allow_preview: bool = False
+    start_on: list[Literal["ClusterSupportEnding", "ClusterSupportEnded", "NewKubernetesVersionAvailable"]] = Field(
+        default_factory=lambda: ["ClusterSupportEnding", "ClusterSupportEnded"]
+    )
+
+
+class Environment(_Model):
+    name: str
+    clusters: Clusters
+    front_door: FrontDoor
+    strategy: Literal["clone-then-upgrade", "create-at-target"] = "clone-then-upgrade"
+    smoke: SmokeProbe = SmokeProbe()
+    approval: Approval = Approval()
+    bake: Bake = Bake()
+    retire: Retire = Retire()
+    policy: Policy = Policy()
+    keep_failed_green: bool = False
+    app_insights_id: str | None = Field(None, description="Application Insights component whose alerts roll back")
+    poll_seconds: int = Field(30, ge=5, le=600, description="how often long Azure operations are checked")
+    verify_timeout_minutes: int = Field(15, ge=1, le=240, description="how long green may take to become ready")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError("lowercase letters, digits and '-', 1-32 characters")
+        return value
+
+    _check_insights = field_validator("app_insights_id")(lambda v: v if v is None else _arm_id(v))
+
+
+class Environments(_Model):
+    environment: list[Environment]
+
+    @model_validator(mode="after")
+    def _unique(self) -> Environments:
+        names = [e.name for e in self.environment]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise ValueError(f"environment names must be unique; repeated: {', '.join(duplicated)}")
+        return self
+
+    def get(self, name: str) -> Environment | None:
+        return next((e for e in self.environment if e.name == name), None)
+
+
+def parse_environments(data: dict[str, Any], source: str = "config") -> Environments:
+    try:
+        return Environments.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: " + "; ".join(_describe(e) for e in exc.errors())) from None
+
+
+def _describe(error: Any) -> str:
+    where = ".".join(str(p) for p in error["loc"]) or "(top level)"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}"
+
+
+def load_environments(path: str | os.PathLike[str] | None = None) -> Environments:
+    """Read and validate the environments file (BLUEGREEN_CONFIG, else ./environments.toml)."""
+    file = Path(path or os.environ.get("BLUEGREEN_CONFIG") or DEFAULT_CONFIG_FILE)
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: no such file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML ({exc})") from None
+    return parse_environments(data, str(file))
