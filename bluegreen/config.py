@@ -7,6 +7,7 @@ live is read from Front Door at the start of every run; the other slot receives 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
@@ -202,9 +203,14 @@ def load_environments(path: str | os.PathLike[str] | None = None) -> Environment
     """Read and validate the environments file (BLUEGREEN_CONFIG, else ./environments.toml)."""
     file = Path(path or os.environ.get("BLUEGREEN_CONFIG") or DEFAULT_CONFIG_FILE)
     try:
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
+        text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{file}: no such file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{file}: not valid TOML ({exc})") from None
+    try:
+        # JSON too, for generated configurations (the rehearsal writes one).
+        data = json.loads(text) if file.suffix == ".json" else tomllib.loads(text)
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{file}: not valid {file.suffix.lstrip('.').upper() or 'TOML'} ({exc})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{file}: expected a table with [[environment]] entries")
     return parse_environments(data, str(file))

@@ -56,7 +56,8 @@ def classify(exc: BaseException) -> BlueGreenError:
     if isinstance(exc, ClientAuthenticationError) and getattr(exc, "status_code", None) is None:
         return PermanentError("AuthenticationFailed", str(exc))
     if isinstance(exc, HttpResponseError):
-        status = exc.status_code
+        # Typed SDK errors raised without a response still mean their status.
+        status = exc.status_code or (404 if isinstance(exc, ResourceNotFoundError) else None)
         error = exc.error
         code = (error.code if error is not None and error.code else None) or (exc.reason or "HttpError")
         message = (error.message if error is not None and error.message else None) or str(exc.message or exc)

@@ -1,0 +1,87 @@
+"""The environments file: the checked-in one loads; a bad one names each bad field."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bluegreen.config import ConfigError, load_environments, parse_environments
+
+ROOT = Path(__file__).resolve().parents[2]
+FD = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Cdn/profiles/afd"
+
+
+def _env(**overrides):
+    env = {
+        "name": "shop",
+        "clusters": {"subscription": "s", "resource_group": "rg", "names": {"blue": "aks-a", "green": "aks-b"}},
+        "front_door": {"id": FD, "origin_group": "og", "origins": {"blue": "blue", "green": "green"}},
+    }
+    env.update(overrides)
+    return {"environment": [env]}
+
+
+def test_checked_in_environments_file_is_valid():
+    envs = load_environments(ROOT / "environments.toml")
+    assert [e.name for e in envs.environment] == ["nod-prod"]
+    env = envs.environment[0]
+    assert env.approval.timeout_hours == 24 and env.bake.window_minutes == 30 and env.retire.mode == "stop"
+
+
+def test_defaults_follow_the_runbook():
+    env = parse_environments(_env()).environment[0]
+    assert env.strategy == "clone-then-upgrade"
+    assert env.bake.interval_minutes == 1
+    assert env.policy.target == "latest" and not env.policy.allow_preview
+
+
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [
+        (
+            {"front_door": {"kind": "azure", "id": FD, "origin_group": "og", "origins": {"blue": "b", "green": "g"}}},
+            "front_door.kind",
+        ),
+        ({"bake": {"window_minutes": 5, "interval_minutes": 10}}, "bake"),
+        ({"retire": {"mode": "shred"}}, "retire.mode"),
+        ({"clusters": {"names": {"blue": "a", "green": "a"}, "subscription": "s", "resource_group": "rg"}}, "clusters"),
+        (
+            {"front_door": {"id": "not-an-id", "origin_group": "og", "origins": {"blue": "b", "green": "g"}}},
+            "front_door.id",
+        ),
+        ({"approval": {"timeout_hours": 0}}, "approval.timeout_hours"),
+        ({"name": "Shop Prod"}, "name"),
+        ({"colour": "teal"}, "colour"),
+    ],
+)
+def test_bad_field_is_named(override, field):
+    with pytest.raises(ConfigError) as raised:
+        parse_environments(_env(**override), "envs.toml")
+    assert f"environment.0.{field}" in str(raised.value)
+    assert str(raised.value).startswith("envs.toml: ")
+
+
+def test_classic_front_door_needs_a_classic_id():
+    with pytest.raises(ConfigError, match=r"microsoft\.network/frontdoors"):
+        parse_environments(
+            _env(
+                front_door={
+                    "kind": "classic",
+                    "id": FD,
+                    "origin_group": "web",
+                    "origins": {"blue": "b.example", "green": "g.example"},
+                }
+            )
+        )
+
+
+def test_missing_and_malformed_files_are_reported_not_raised_raw(tmp_path):
+    with pytest.raises(ConfigError, match="no such file"):
+        load_environments(tmp_path / "absent.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[[environment]\nname=")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_environments(bad)
+    js = tmp_path / "envs.json"
+    js.write_text(json.dumps(_env()))
+    assert load_environments(js).get("shop") is not None

@@ -1,0 +1,86 @@
+"""Pure rules the orchestrator routes on."""
+
+import pytest
+
+from bluegreen.decisions import BakeVerdict, assess_error_rate, derived_cluster_name, verification_problems
+from bluegreen.errors import PermanentError
+from bluegreen.traffic import Origin, TrafficState
+from bluegreen.traffic.rules import SwitchStep, live_side, next_switch_step
+
+
+@pytest.mark.parametrize(
+    ("requests", "errors", "verdict"),
+    [
+        (1000, 0, BakeVerdict.HEALTHY),
+        (1000, 50, BakeVerdict.HEALTHY),
+        (1000, 51, BakeVerdict.SPIKE),
+        (10, 10, BakeVerdict.TOO_LITTLE_TRAFFIC),
+        (0, 0, BakeVerdict.TOO_LITTLE_TRAFFIC),
+    ],
+)
+def test_spike_means_above_threshold_on_enough_requests(requests, errors, verdict):
+    assert assess_error_rate(requests, errors, max_error_rate=0.05, min_requests=20) == verdict
+
+
+def _state(blue=(True, True), green=(False, True)):
+    return TrafficState(
+        (
+            Origin("blue", "b.example", blue[0], 1, 1000, blue[1]),
+            Origin("green", "g.example", green[0], 1, 1000, green[1]),
+        )
+    )
+
+
+def test_make_before_break_sequence_never_leaves_zero_enabled():
+    state = _state()
+    assert next_switch_step(state, "green", "blue") == SwitchStep.ENABLE_TARGET
+    state = _state(green=(True, False))
+    assert next_switch_step(state, "green", "blue") == SwitchStep.WAIT_FOR_DEPLOYMENT
+    state = _state(green=(True, True))
+    assert next_switch_step(state, "green", "blue") == SwitchStep.DISABLE_OTHER
+    state = _state(blue=(False, True), green=(True, True))
+    assert next_switch_step(state, "green", "blue") == SwitchStep.DONE
+
+
+def test_rollback_is_the_same_rule_towards_blue():
+    after_switch = _state(blue=(False, True), green=(True, True))
+    assert next_switch_step(after_switch, "blue", "green") == SwitchStep.ENABLE_TARGET
+
+
+def test_live_side_is_the_only_enabled_origin():
+    assert live_side(_state(), {"blue": "blue", "green": "green"}) == "blue"
+    assert live_side(_state(blue=(False, True), green=(True, True)), {"blue": "blue", "green": "green"}) == "green"
+    with pytest.raises(PermanentError, match="did not finish"):
+        live_side(_state(green=(True, True)), {"blue": "blue", "green": "green"})
+    with pytest.raises(PermanentError, match="no origin"):
+        live_side(_state(blue=(False, True)), {"blue": "blue", "green": "green"})
+
+
+def test_derived_green_name_is_stable_per_run_and_differs_between_runs():
+    assert derived_cluster_name("nod-prod", "run-1") == derived_cluster_name("nod-prod", "run-1")
+    assert derived_cluster_name("nod-prod", "run-1") != derived_cluster_name("nod-prod", "run-2")
+    assert len(derived_cluster_name("x" * 80, "r")) <= 63
+
+
+def test_verification_problems_name_what_is_wrong():
+    ready = {
+        "cluster": {
+            "provisioning_state": "Succeeded",
+            "power_state": "Running",
+            "version": "1.34.2",
+            "pools": {"system": "1.34.2", "user": "1.34.2"},
+        },
+        "nodes": {"total": 3, "ready": 3, "versions": {"n1": "v1.34.2"}},
+        "deployments": {"total": 2, "available": 2, "unavailable": []},
+        "origin": {"host": "green.example"},
+        "smoke": {"url": "https://green.example/healthz", "status": 200, "expected": 200, "ok": True},
+    }
+    assert verification_problems(ready, "1.34.2") == []
+    broken = {
+        **ready,
+        "deployments": {"total": 2, "available": 1, "unavailable": ["web/api 0/2"]},
+        "cluster": {**ready["cluster"], "pools": {"system": "1.34.2", "user": "1.33.6"}},
+    }
+    problems = verification_problems(broken, "1.34.2")
+    assert any("web/api" in p for p in problems)
+    assert any("user" in p for p in problems)
