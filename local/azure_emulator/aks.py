@@ -1,0 +1,313 @@
+"""AKS managed clusters: GET, PUT (create, update, upgrade), DELETE, lists, upgrade profile, version list."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from local.azure_emulator import aks_rules
+from local.azure_emulator.aks_model import Cluster, cluster_id, default_node_rg, fill_read_only, strip_read_only
+from local.azure_emulator.catalogue import parse
+from local.azure_emulator.errors import bad_request, busy, not_found
+from local.azure_emulator.lro import Operation, lro_headers
+from local.azure_emulator.protocol import RG, SUB, Request, Response, Route, route
+from local.azure_emulator.world import World
+
+NS = "Microsoft.ContainerService"
+MC = RG + "/providers/Microsoft.ContainerService/managedClusters/{name}"
+WRITE = f"{NS}/managedClusters/write"
+API = "2026-08-01"
+
+
+class Aks:
+    def __init__(self, world: World) -> None:
+        self.world = world
+
+    def routes(self) -> list[Route]:
+        return [
+            route("GET", MC, self.get, f"{NS}/managedClusters/read"),
+            route("PUT", MC, self.put, WRITE),
+            route("DELETE", MC, self.delete, f"{NS}/managedClusters/delete"),
+            route(
+                "GET",
+                RG + "/providers/Microsoft.ContainerService/managedClusters",
+                self.list_rg,
+                f"{NS}/managedClusters/read",
+            ),
+            route(
+                "GET",
+                SUB + "/providers/Microsoft.ContainerService/managedClusters",
+                self.list_sub,
+                f"{NS}/managedClusters/read",
+            ),
+            route(
+                "GET",
+                MC + "/upgradeProfiles/default",
+                self.upgrade_profile,
+                f"{NS}/managedClusters/upgradeProfiles/read",
+            ),
+            route(
+                "GET",
+                SUB + "/providers/Microsoft.ContainerService/locations/{location}/kubernetesVersions",
+                self.versions,
+                f"{NS}/locations/kubernetesVersions/read",
+            ),
+        ]
+
+    # -- lookups ---------------------------------------------------------------------------------------------
+
+    def find(self, m: dict[str, str]) -> Cluster:
+        cluster = self.world.clusters.get(cluster_id(m["sub"], m["rg"], m["name"]).lower())
+        if cluster is None:
+            raise not_found("Microsoft.ContainerService/managedClusters", m["name"], m["rg"])
+        return cluster
+
+    def start_op(self, cluster: Cluster, seconds: float, kind: str, on_success: Any, on_failure: Any) -> Operation:
+        now = self.world.now()
+        op = self.world.ops.start(
+            cluster.id + "/" + kind,
+            now,
+            seconds,
+            on_success,
+            on_failure,
+            subscription=cluster.sub,
+            namespace=NS,
+            location=cluster.location,
+            retry_after=self.world.timings.retry_after_aks,
+        )
+        return op
+
+    def claim(self, cluster: Cluster, op: Operation, kind: str) -> None:
+        """Mark the cluster busy so a concurrent write gets 409."""
+        cluster.op, cluster.op_kind = op, kind
+
+    # -- handlers --------------------------------------------------------------------------------------------
+
+    def get(self, req: Request, m: dict[str, str]) -> Response:
+        with self.world.lock:
+            self.world.settle()
+            return Response(200, copy.deepcopy(self.find(m).body))
+
+    def list_rg(self, req: Request, m: dict[str, str]) -> Response:
+        return self._list(lambda c: c.sub.lower() == m["sub"].lower() and c.rg.lower() == m["rg"].lower())
+
+    def list_sub(self, req: Request, m: dict[str, str]) -> Response:
+        return self._list(lambda c: c.sub.lower() == m["sub"].lower())
+
+    def _list(self, keep: Any) -> Response:
+        with self.world.lock:
+            self.world.settle()
+            items = [copy.deepcopy(c.body) for key, c in sorted(self.world.clusters.items()) if keep(c)]
+        return Response(200, {"value": items})
+
+    def put(self, req: Request, m: dict[str, str]) -> Response:
+        body = strip_read_only(req.json_object())
+        with self.world.lock:
+            self.world.settle()
+            existing = self.world.clusters.get(cluster_id(m["sub"], m["rg"], m["name"]).lower())
+            if existing is not None and existing.busy():
+                raise busy(f"managed cluster {m['name']}", existing.op_kind)
+            if existing is None:
+                cluster, op = self._create(m, body)
+                status = 201
+            else:
+                cluster, op = self._update(existing, body)
+                status = 200
+            headers = lro_headers(op, req.base_url, req.query.get("api-version", API))
+            return Response(status, copy.deepcopy(cluster.body), headers)
+
+    def _create(self, m: dict[str, str], body: dict[str, Any]) -> tuple[Cluster, Operation]:
+        world, props = self.world, body.setdefault("properties", {})
+        if not body.get("location"):
+            raise bad_request("InvalidParameter", "The 'location' property is required to create a cluster.")
+        if not props.get("agentPoolProfiles"):
+            raise bad_request("InvalidParameter", "At least one agent pool profile is required.")
+        target = world.catalogue.resolve(str(props.get("kubernetesVersion") or world.catalogue.default_version()))
+        pool_targets = {p["name"]: self._pool_target(p, target, None) for p in props["agentPoolProfiles"]}
+        node_rg = props.get("nodeResourceGroup") or default_node_rg(m["rg"], m["name"], body["location"])
+        self._check_node_rg(node_rg, m["rg"])
+        props["nodeResourceGroup"] = node_rg
+        now = world.now()
+        cluster = Cluster(m["sub"], m["rg"], m["name"], body, now, {name: now for name in pool_targets})
+        fill_read_only(cluster)
+        props.update(provisioningState="Creating", powerState={"code": "Running"}, currentKubernetesVersion=target)
+        for pool in cluster.pools():
+            pool.update(provisioningState="Creating", currentOrchestratorVersion=pool_targets[pool["name"]])
+        world.clusters[cluster.id.lower()] = cluster
+        signals = world.signals_for(cluster.name)
+        signals.serving.set(now, False)
+
+        def done(op: Operation) -> None:
+            self._finish(cluster, "Succeeded")
+            signals.serving.set(op.end, True)
+
+        op = self.start_op(cluster, world.timings.create, "create", done, lambda op: self._finish(cluster, "Failed"))
+        self.claim(cluster, op, "create")
+        return cluster, op
+
+    def _update(self, cluster: Cluster, body: dict[str, Any]) -> tuple[Cluster, Operation]:
+        world, old, props = self.world, cluster.props, body.setdefault("properties", {})
+        aks_rules.check_dns_prefix(old.get("dnsPrefix"), props.get("dnsPrefix"))
+        requested_rg = props.get("nodeResourceGroup")
+        if requested_rg and requested_rg.lower() != str(old.get("nodeResourceGroup", "")).lower():
+            raise bad_request("PropertyChangeNotAllowed", "Changing property 'nodeResourceGroup' is not allowed.")
+        current = str(old.get("currentKubernetesVersion"))
+        target = world.catalogue.resolve(str(props.get("kubernetesVersion") or old.get("kubernetesVersion") or current))
+        aks_rules.check_control_plane(current, target, world.catalogue)
+        pools = self._merge_pools(cluster, props.get("agentPoolProfiles") or [])
+        targets = {p["name"]: self._pool_target(p, target, cluster.pool(p["name"])) for p in pools}
+        changed = [p["name"] for p in pools if targets[p["name"]] != p.get("currentOrchestratorVersion")]
+        upgrading = target != current or bool(changed)
+        seconds = (world.timings.upgrade if target != current else 0) + (world.timings.pool_upgrade if changed else 0)
+        self._apply_body(cluster, body, pools)
+        state = "Upgrading" if upgrading else "Updating"
+        cluster.props["provisioningState"] = state
+        for pool in cluster.pools():
+            pool["provisioningState"] = state if pool["name"] in changed else "Succeeded"
+
+        def done(op: Operation) -> None:
+            cluster.props["currentKubernetesVersion"] = target
+            for pool in cluster.pools():
+                pool["currentOrchestratorVersion"] = targets.get(pool["name"], pool.get("currentOrchestratorVersion"))
+            self._finish(cluster, "Succeeded")
+
+        kind = "upgrade" if upgrading else "update"
+        op = self.start_op(
+            cluster, seconds or world.timings.update, kind, done, lambda op: self._finish(cluster, "Failed")
+        )
+        self.claim(cluster, op, kind)
+        return cluster, op
+
+    def _merge_pools(self, cluster: Cluster, requested: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Pools in the body replace their namesakes (keeping read-only state); pools not named are kept."""
+        merged = []
+        names = {p.get("name", "").lower() for p in requested}
+        for pool in requested:
+            if not pool.get("name"):
+                raise bad_request("InvalidParameter", "Every agent pool profile needs a name.")
+            existing = cluster.pool(pool["name"]) or {}
+            keep: dict[str, Any] = {
+                k: existing[k]
+                for k in ("currentOrchestratorVersion", "nodeImageVersion", "powerState")
+                if k in existing
+            }
+            merged.append({**keep, **pool})
+            if not existing:
+                cluster.pools_created[pool["name"]] = self.world.now()
+        merged += [p for p in cluster.pools() if p["name"].lower() not in names]
+        return merged
+
+    def _apply_body(self, cluster: Cluster, body: dict[str, Any], pools: list[dict[str, Any]]) -> None:
+        old = cluster.props
+        generated = {
+            k: old[k]
+            for k in (
+                "fqdn",
+                "azurePortalFQDN",
+                "nodeResourceGroup",
+                "powerState",
+                "currentKubernetesVersion",
+                "dnsPrefix",
+                "maxAgentPools",
+            )
+            if k in old
+        }
+        new_props = {**generated, **body["properties"], "agentPoolProfiles": pools}
+        if "identityProfile" not in body["properties"] and "identityProfile" in old:
+            new_props["identityProfile"] = old["identityProfile"]
+        issuer = old.get("oidcIssuerProfile", {}).get("issuerURL")
+        if issuer and isinstance(new_props.get("oidcIssuerProfile"), dict):
+            new_props["oidcIssuerProfile"]["issuerURL"] = issuer
+        body = {**body, "properties": new_props}
+        body.setdefault("location", cluster.location)
+        cluster.body = body
+        fill_read_only(cluster)
+
+    def _pool_target(self, pool: dict[str, Any], control_plane: str, existing: dict[str, Any] | None) -> str:
+        requested = (
+            pool.get("orchestratorVersion") or (existing or {}).get("currentOrchestratorVersion") or control_plane
+        )
+        version = self.world.catalogue.resolve(str(requested), code="AgentPoolK8sVersionNotSupported")
+        aks_rules.check_pool(pool.get("name", "?"), version, control_plane)
+        return version
+
+    def _check_node_rg(self, node_rg: str, rg: str) -> None:
+        taken = {str(c.props.get("nodeResourceGroup", "")).lower() for c in self.world.clusters.values()}
+        if node_rg.lower() in taken or node_rg.lower() == rg.lower():
+            raise bad_request(
+                "NodeResourceGroupAlreadyExists",
+                f"Node resource group '{node_rg}' already exists. "
+                "Please use a different name for the node resource group.",
+            )
+
+    def _finish(self, cluster: Cluster, state: str) -> None:
+        cluster.props["provisioningState"] = state
+        for pool in cluster.pools():
+            pool["provisioningState"] = state
+
+    def delete(self, req: Request, m: dict[str, str]) -> Response:
+        with self.world.lock:
+            self.world.settle()
+            key = cluster_id(m["sub"], m["rg"], m["name"]).lower()
+            cluster = self.world.clusters.get(key)
+            if cluster is None:
+                return Response(204)
+            if cluster.busy():
+                raise busy(f"managed cluster {m['name']}", cluster.op_kind)
+            cluster.props["provisioningState"] = "Deleting"
+            self.world.signals_for(cluster.name).serving.set(self.world.now(), False)
+
+            def done(op: Operation) -> None:
+                self.world.clusters.pop(key, None)
+
+            op = self.start_op(
+                cluster, self.world.timings.delete, "delete", done, lambda op: self._finish(cluster, "Failed")
+            )
+            self.claim(cluster, op, "delete")
+            location = f"{req.base_url}{op.result_path()}?api-version={req.query.get('api-version', API)}"
+            return Response(202, None, {"Location": location, "Retry-After": str(op.retry_after)})
+
+    def upgrade_profile(self, req: Request, m: dict[str, str]) -> Response:
+        with self.world.lock:
+            self.world.settle()
+            cluster = self.find(m)
+            cat = self.world.catalogue
+            current = str(cluster.props.get("currentKubernetesVersion"))
+
+            def hops(versions: list[str]) -> list[dict[str, Any]]:
+                return [
+                    {"kubernetesVersion": v, **({"isPreview": True} if cat.is_preview(v) else {})} for v in versions
+                ]
+
+            pools = []
+            for pool in cluster.pools():
+                version = str(pool.get("currentOrchestratorVersion"))
+                newer = [
+                    v for m_ in cat.minors() for v in cat.patches(m_) if parse(version) < parse(v) <= parse(current)
+                ]
+                pools.append(
+                    {
+                        "name": pool["name"],
+                        "kubernetesVersion": version,
+                        "osType": pool.get("osType", "Linux"),
+                        "upgrades": hops(newer),
+                    }
+                )
+            body = {
+                "id": cluster.id + "/upgradeprofiles/default",
+                "name": "default",
+                "type": "Microsoft.ContainerService/managedClusters/upgradeprofiles",
+                "properties": {
+                    "controlPlaneProfile": {
+                        "kubernetesVersion": current,
+                        "name": None,
+                        "osType": "Linux",
+                        "upgrades": hops(cat.upgrades(current)),
+                    },
+                    "agentPoolProfiles": pools,
+                },
+            }
+            return Response(200, body)
+
+    def versions(self, req: Request, m: dict[str, str]) -> Response:
+        return Response(200, self.world.catalogue.versions_body())

@@ -1,0 +1,150 @@
+"""A managed cluster as ARM keeps it: the body, with read-only fields stripped on write and filled on read."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from local.azure_emulator.lro import Operation
+from local.azure_emulator.world import short_hash
+
+CLUSTER_TYPE = "Microsoft.ContainerService/ManagedClusters"
+POOL_TYPE = "Microsoft.ContainerService/managedClusters/agentPools"
+NODE_IMAGE = "AKSUbuntu-2204gen2containerd-202611.04.0"
+
+_TOP_READ_ONLY = ("id", "name", "type", "systemData", "etag", "resourceGroup")
+_PROPS_READ_ONLY = (
+    "provisioningState",
+    "powerState",
+    "currentKubernetesVersion",
+    "fqdn",
+    "azurePortalFQDN",
+    "privateFQDN",
+    "maxAgentPools",
+    "resourceUID",
+)
+_POOL_READ_ONLY = ("currentOrchestratorVersion", "provisioningState", "nodeImageVersion", "eTag", "etag")
+
+
+def cluster_id(sub: str, rg: str, name: str) -> str:
+    return f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerService/managedClusters/{name}"
+
+
+@dataclass
+class Cluster:
+    sub: str
+    rg: str
+    name: str
+    body: dict[str, Any]
+    created: datetime
+    pools_created: dict[str, datetime] = field(default_factory=dict)
+    op: Operation | None = None
+    op_kind: str = ""
+
+    @property
+    def id(self) -> str:
+        return str(self.body["id"])
+
+    @property
+    def props(self) -> dict[str, Any]:
+        props: dict[str, Any] = self.body.setdefault("properties", {})
+        return props
+
+    @property
+    def location(self) -> str:
+        return str(self.body.get("location", "eastus"))
+
+    def pools(self) -> list[dict[str, Any]]:
+        pools: list[dict[str, Any]] = self.props.setdefault("agentPoolProfiles", [])
+        return pools
+
+    def pool(self, name: str) -> dict[str, Any] | None:
+        return next((p for p in self.pools() if p.get("name", "").lower() == name.lower()), None)
+
+    def running(self) -> bool:
+        return self.props.get("powerState", {}).get("code") == "Running"
+
+    def busy(self) -> bool:
+        return self.op is not None and self.op.status == "InProgress"
+
+
+def strip_read_only(body: dict[str, Any]) -> dict[str, Any]:
+    """What ARM keeps of a PUT body: read-only fields are ignored, not rejected."""
+    clean = {k: copy.deepcopy(v) for k, v in body.items() if k not in _TOP_READ_ONLY}
+    props = clean.setdefault("properties", {})
+    for key in _PROPS_READ_ONLY:
+        props.pop(key, None)
+    oidc = props.get("oidcIssuerProfile")
+    if isinstance(oidc, dict):
+        oidc.pop("issuerURL", None)
+    identity = clean.get("identity")
+    if isinstance(identity, dict):
+        identity.pop("principalId", None)
+        identity.pop("tenantId", None)
+    lb = props.get("networkProfile", {}).get("loadBalancerProfile")
+    if isinstance(lb, dict):
+        lb.pop("effectiveOutboundIPs", None)
+    for pool in props.get("agentPoolProfiles") or []:
+        strip_pool(pool)
+    return clean
+
+
+def strip_pool(pool: dict[str, Any]) -> dict[str, Any]:
+    for key in _POOL_READ_ONLY:
+        pool.pop(key, None)
+    return pool
+
+
+def default_node_rg(rg: str, name: str, location: str) -> str:
+    return f"MC_{rg}_{name}_{location}"
+
+
+def fill_read_only(cluster: Cluster) -> None:
+    """Generated fields a real cluster has; kept once set so repeated GETs agree."""
+    body, props = cluster.body, cluster.props
+    body["id"] = cluster_id(cluster.sub, cluster.rg, cluster.name)
+    body["name"] = cluster.name
+    body["type"] = CLUSTER_TYPE
+    location = cluster.location
+    digest = short_hash(body["id"])
+    props.setdefault("dnsPrefix", f"{cluster.name[:40]}-dns")
+    props.setdefault("nodeResourceGroup", default_node_rg(cluster.rg, cluster.name, location))
+    props.setdefault("fqdn", f"{props['dnsPrefix']}-{digest}.hcp.{location}.azmk8s.io")
+    props.setdefault("azurePortalFQDN", f"{props['dnsPrefix']}-{digest}.portal.hcp.{location}.azmk8s.io")
+    props.setdefault("maxAgentPools", 100)
+    props.setdefault("powerState", {"code": "Running"})
+    oidc = props.get("oidcIssuerProfile")
+    if isinstance(oidc, dict) and oidc.get("enabled") and not oidc.get("issuerURL"):
+        # A new issuer per cluster: workload identities federated to blue do not carry over to green.
+        oidc["issuerURL"] = f"https://{location}.oic.prod-aks.azure.com/{digest}/{uuid.uuid4()}/"
+    identity_profile = props.setdefault("identityProfile", {})
+    if "kubeletidentity" not in identity_profile:
+        node_rg = props["nodeResourceGroup"]
+        identity_profile["kubeletidentity"] = {
+            "resourceId": f"/subscriptions/{cluster.sub}/resourcegroups/{node_rg}/providers/"
+            f"Microsoft.ManagedIdentity/userAssignedIdentities/{cluster.name}-agentpool",
+            "clientId": str(uuid.uuid5(uuid.NAMESPACE_URL, body["id"] + "#client")),
+            "objectId": str(uuid.uuid5(uuid.NAMESPACE_URL, body["id"] + "#object")),
+        }
+    for pool in cluster.pools():
+        pool.setdefault("count", 1)
+        pool.setdefault("mode", "System")
+        pool.setdefault("osType", "Linux")
+        pool.setdefault("type", "VirtualMachineScaleSets")
+        pool.setdefault("nodeImageVersion", NODE_IMAGE)
+        pool.setdefault("powerState", {"code": "Running"})
+        pool.setdefault("provisioningState", "Succeeded")
+
+
+def pool_body(cluster: Cluster, pool: dict[str, Any]) -> dict[str, Any]:
+    """The agentPools sub-resource view of one agentPoolProfiles entry."""
+    props = {k: v for k, v in pool.items() if k != "name"}
+    return {
+        "id": f"{cluster.id}/agentPools/{pool['name']}",
+        "name": pool["name"],
+        "type": POOL_TYPE,
+        "properties": props,
+    }

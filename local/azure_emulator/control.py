@@ -1,0 +1,77 @@
+"""The /_emulator/ control API: the Python API of AzureEmulator over HTTP (JSON in and out, no auth)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from local.azure_emulator.errors import ArmError
+from local.azure_emulator.protocol import Request, Response
+
+if TYPE_CHECKING:
+    from local.azure_emulator.emulator import AzureEmulator
+
+
+class ControlApi:
+    def __init__(self, emulator: AzureEmulator) -> None:
+        self.emu = emulator
+
+    def handle(self, req: Request) -> Response:
+        path = req.path[len("/_emulator/") :].strip("/")
+        body = self._body(req)
+        key = (req.method, path)
+        if key == ("GET", "requests"):
+            return Response(200, self.emu.requests())
+        if key == ("POST", "requests/clear"):
+            self.emu.clear_requests()
+            return Response(200, {"cleared": True})
+        if key == ("GET", "resources"):
+            return Response(200, self.emu.resources())
+        if key == ("POST", "seed"):
+            self.emu.seed(body)
+            return Response(200, {"seeded": len(body) if isinstance(body, list) else 1})
+        if key == ("POST", "faults"):
+            self.emu.inject_fault(
+                status=int(body["status"]),
+                count=int(body.get("count", 1)),
+                method=body.get("method"),
+                path_pattern=body.get("path_pattern"),
+                retry_after=int(body.get("retry_after", 1)),
+            )
+            return Response(200, {"ok": True})
+        if key == ("POST", "operations/fail-next"):
+            self.emu.fail_next_operation(**{k: body[k] for k in ("path_pattern", "code", "message") if k in body})
+            return Response(200, {"ok": True})
+        if key == ("POST", "propagation-delay"):
+            self.emu.set_propagation_delay(float(body["seconds"]))
+            return Response(200, {"ok": True})
+        if key == ("POST", "dns"):
+            self.emu.bind_host(str(body["host"]), str(body["cluster"]))
+            return Response(200, {"ok": True})
+        if key == ("POST", "alert-rules"):
+            self.emu.add_alert_rule(**body)
+            return Response(200, {"ok": True})
+        return self._cluster(req.method, path, body)
+
+    def _cluster(self, method: str, path: str, body: Any) -> Response:
+        match = re.fullmatch(r"clusters/([^/]+)/(error-fraction|workloads)", path)
+        if method != "POST" or match is None:
+            raise ArmError(404, "NotFound", f"No control API at {method} /_emulator/{path}.")
+        name, what = match.groups()
+        if what == "error-fraction":
+            self.emu.set_error_fraction(name, float(body["fraction"]))
+        else:
+            self.emu.set_workloads_ready(name, bool(body["ready"]))
+        return Response(200, {"ok": True})
+
+    @staticmethod
+    def _body(req: Request) -> Any:
+        if req.method != "POST":
+            return None
+        if not req.raw_body:
+            return {}
+        try:
+            return json.loads(req.raw_body)
+        except ValueError as exc:
+            raise ArmError(400, "InvalidRequestContent", f"invalid JSON: {exc}") from exc

@@ -1,0 +1,188 @@
+"""AzureEmulator: the emulated Azure as one object, usable in-process from tests and behind the CLI."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from datetime import datetime
+from typing import Any
+
+from local.azure_emulator.aks import Aks
+from local.azure_emulator.aks_actions import AksActions
+from local.azure_emulator.alerts import Alerts
+from local.azure_emulator.catalogue import Catalogue
+from local.azure_emulator.control import ControlApi
+from local.azure_emulator.frontdoor_classic import FrontDoorClassic
+from local.azure_emulator.frontdoor_std import FrontDoorStd
+from local.azure_emulator.metrics import Metrics
+from local.azure_emulator.ops_api import OperationsApi
+from local.azure_emulator.seed import Seeder
+from local.azure_emulator.server import Dispatcher, HttpsServer
+from local.azure_emulator.timings import Timings
+from local.azure_emulator.traffic import Traffic
+from local.azure_emulator.world import World, ingress_ip
+from local.clock import Clock, RealClock
+
+
+class AzureEmulator:
+    def __init__(
+        self,
+        clock: Clock | None = None,
+        timings: Timings | None = None,
+        seed: list[dict[str, Any]] | None = None,
+        request_rate: float = 100.0,
+        catalogue: Catalogue | None = None,
+    ) -> None:
+        clock = clock or RealClock()
+        timings = timings or (Timings.realistic() if clock.virtual else Timings.fast())
+        self.clock = clock
+        self.world = World(clock, timings, catalogue or Catalogue.default(), request_rate)
+        aks = Aks(self.world)
+        self._std = FrontDoorStd(self.world)
+        self._classic = FrontDoorClassic(self.world)
+        self._traffic = Traffic(self.world, self._std)
+        self._alerts = Alerts(self._traffic)
+        self._seeder = Seeder(self.world, self._std, self._classic)
+        routes = (
+            aks.routes()
+            + AksActions(aks).routes()
+            + OperationsApi(self.world).routes()
+            + self._std.routes()
+            + self._classic.routes()
+            + Metrics(self._traffic).routes()
+        )
+        self._dispatcher = Dispatcher(self.world, routes, ControlApi(self))
+        self._server = HttpsServer(self._dispatcher)
+        self.ca_bundle = self._server.ca_bundle
+        self.port = 0
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+        clock.add_wakeup_source(self.next_event_time)
+        clock.add_advance_listener(self._alerts.evaluate)
+        if seed:
+            self.seed(seed)
+
+    # -- lifecycle -------------------------------------------------------------------------------------------------
+
+    def start(self, port: int = 0) -> AzureEmulator:
+        self.port = self._server.start(port)
+        if not self.clock.virtual:
+            # A real clock never calls listeners: a ticker evaluates alerts and delivers webhooks instead.
+            self._ticker = threading.Thread(target=self._tick, name="azure-emulator-alerts", daemon=True)
+            self._ticker.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._server.stop()
+
+    def __enter__(self) -> AzureEmulator:
+        return self if self.port else self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(1.0):
+            self._alerts.evaluate(self.clock.now())
+            self._alerts.flush()
+
+    @property
+    def arm_endpoint(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    @property
+    def metrics_endpoint(self) -> str:
+        return self.arm_endpoint
+
+    # -- resources -----------------------------------------------------------------------------------------------
+
+    def seed(self, body_or_list: dict[str, Any] | list[dict[str, Any]]) -> None:
+        self._seeder.seed(body_or_list)
+
+    def resources(self) -> list[dict[str, Any]]:
+        with self.world.lock:
+            self.world.settle()
+            bodies = [c.body for c in self.world.clusters.values()]
+            bodies += [self._std._view(b) for b in self.world.afd.values()]
+            bodies += list(self.world.classic.values())
+            return sorted((copy.deepcopy(b) for b in bodies), key=lambda b: str(b.get("id", "")).lower())
+
+    def requests(self) -> list[dict[str, Any]]:
+        return self._dispatcher.requests()
+
+    def clear_requests(self) -> None:
+        self._dispatcher.clear_requests()
+
+    # -- faults and conditions -----------------------------------------------------------------------------------
+
+    def inject_fault(
+        self,
+        status: int = 429,
+        count: int = 1,
+        method: str | None = None,
+        path_pattern: str | None = None,
+        retry_after: int = 1,
+    ) -> None:
+        if status not in (429, 500):
+            raise ValueError("status must be 429 or 500")
+        self._dispatcher.add_fault(status, count, method, path_pattern, retry_after)
+
+    def fail_next_operation(
+        self,
+        path_pattern: str | None = None,
+        code: str = "UpgradeFailed",
+        message: str = "The operation failed (injected by the emulated Azure).",
+    ) -> None:
+        with self.world.lock:
+            self.world.ops.fail_next(path_pattern, code, message)
+
+    def set_error_fraction(self, cluster_name: str, fraction: float) -> None:
+        if not 0.0 <= fraction <= 1.0:
+            raise ValueError("fraction must be between 0 and 1")
+        with self.world.lock:
+            self.world.signals_for(cluster_name).error_fraction.set(self.world.now(), float(fraction))
+
+    def set_workloads_ready(self, cluster_name: str, ready: bool) -> None:
+        with self.world.lock:
+            self.world.signals_for(cluster_name).ready.set(self.world.now(), bool(ready))
+
+    def set_propagation_delay(self, seconds: float) -> None:
+        with self.world.lock:
+            self.world.propagation = float(seconds)
+
+    def bind_host(self, host_name: str, cluster_name: str) -> None:
+        with self.world.lock:
+            self.world.dns[host_name.lower()] = cluster_name.lower()
+            self.world.signals_for(cluster_name)
+
+    def cluster_ingress_ip(self, cluster_name: str) -> str:
+        with self.world.lock:
+            self.world.signals_for(cluster_name)  # makes the IP resolvable to this cluster
+        return ingress_ip(cluster_name)
+
+    # -- alerts --------------------------------------------------------------------------------------------------
+
+    def add_alert_rule(
+        self,
+        name: str,
+        scope_id: str,
+        threshold_percent: float,
+        window_minutes: int = 5,
+        webhook_url: str = "",
+        frequency_minutes: int = 1,
+    ) -> None:
+        if not webhook_url:
+            raise ValueError("webhook_url is required")
+        self._alerts.add_rule(name, scope_id, threshold_percent, webhook_url, window_minutes, frequency_minutes)
+
+    def flush_webhooks(self) -> int:
+        return self._alerts.flush()
+
+    def pending_webhooks(self) -> int:
+        return self._alerts.pending()
+
+    def next_event_time(self) -> datetime | None:
+        with self.world.lock:
+            due = [t for t in (self.world.ops.next_event_time(), self.world.next_propagation()) if t is not None]
+        return min(due) if due else None

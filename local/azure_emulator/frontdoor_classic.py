@@ -1,0 +1,160 @@
+"""Front Door (classic): GET and whole-resource PUT (long-running) of Microsoft.Network/frontDoors."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from typing import Any
+
+from local.azure_emulator.errors import ArmError, bad_request
+from local.azure_emulator.frontdoor_std import validate_target
+from local.azure_emulator.lro import Operation, lro_headers
+from local.azure_emulator.protocol import RG, Request, Response, Route, route
+from local.azure_emulator.world import World
+
+NS = "Microsoft.Network"
+FD = RG + "/providers/Microsoft.Network/frontDoors/{name}"
+API = "2025-10-01"
+_READ_ONLY = ("provisioningState", "resourceState", "cname", "frontdoorId", "rulesEngines", "extendedProperties")
+_CHILD_LISTS = ("frontendEndpoints", "loadBalancingSettings", "healthProbeSettings", "backendPools", "routingRules")
+
+
+def front_door_id(sub: str, rg: str, name: str) -> str:
+    return f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Network/frontDoors/{name}"
+
+
+def pool_key(fd_id: str, pool_name: str) -> str:
+    return f"{fd_id.lower()}#backendpool#{pool_name.lower()}"
+
+
+def pools(body: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(body.get("properties", {}).get("backendPools") or [])
+
+
+def snapshot(pool: dict[str, Any]) -> list[tuple[str, bool, int, int]]:
+    backends = pool.get("properties", {}).get("backends") or []
+    return [
+        (
+            str(b.get("address", "")),
+            b.get("enabledState", "Enabled") == "Enabled",
+            int(b.get("priority", 1)),
+            int(b.get("weight", 50)),
+        )
+        for b in backends
+    ]
+
+
+def fill_read_only(body: dict[str, Any], fd_id: str, name: str) -> None:
+    body.update(id=fd_id, name=name, type="Microsoft.Network/frontDoors")
+    body.setdefault("location", "Global")
+    props = body.setdefault("properties", {})
+    props.setdefault("cname", f"{name.lower()}.azurefd.net")
+    props.setdefault("frontdoorId", str(uuid.uuid5(uuid.NAMESPACE_URL, fd_id.lower())))
+    props.setdefault("resourceState", "Enabled")
+    props.setdefault("provisioningState", "Succeeded")
+    for key in _CHILD_LISTS:
+        for child in props.get(key) or []:
+            if isinstance(child, dict) and child.get("name"):
+                child.setdefault("id", f"{fd_id}/{key}/{child['name']}")
+
+
+class FrontDoorClassic:
+    def __init__(self, world: World) -> None:
+        self.world = world
+
+    def routes(self) -> list[Route]:
+        return [
+            route("GET", FD, self.get, f"{NS}/frontDoors/read"),
+            route("PUT", FD, self.put, f"{NS}/frontDoors/write"),
+            route("GET", RG + "/providers/Microsoft.Network/frontDoors", self.list_rg, f"{NS}/frontDoors/read"),
+        ]
+
+    def seed(self, body: dict[str, Any], sub: str, rg: str, name: str) -> None:
+        fd_id = front_door_id(sub, rg, name)
+        body = copy.deepcopy(body)
+        fill_read_only(body, fd_id, name)
+        body["properties"]["provisioningState"] = "Succeeded"
+        self.world.classic[fd_id.lower()] = body
+        for pool in pools(body):
+            self.world.record_deployment(pool_key(fd_id, pool["name"]), snapshot(pool), seeded=True)
+
+    def get(self, req: Request, m: dict[str, str]) -> Response:
+        with self.world.lock:
+            self.world.settle()
+            body = self.world.classic.get(front_door_id(m["sub"], m["rg"], m["name"]).lower())
+            if body is None:
+                raise ArmError(
+                    404,
+                    "ResourceNotFound",
+                    f"The Resource 'Microsoft.Network/frontDoors/{m['name']}' "
+                    f"under resource group '{m['rg']}' was not found.",
+                )
+            return Response(200, copy.deepcopy(body))
+
+    def list_rg(self, req: Request, m: dict[str, str]) -> Response:
+        with self.world.lock:
+            prefix = f"/subscriptions/{m['sub']}/resourcegroups/{m['rg']}/".lower()
+            items = [copy.deepcopy(b) for k, b in sorted(self.world.classic.items()) if k.startswith(prefix)]
+            return Response(200, {"value": items})
+
+    def put(self, req: Request, m: dict[str, str]) -> Response:
+        body = req.json_object()
+        if not isinstance(body.get("properties"), dict):
+            raise bad_request("BadRequest", "A Front Door needs a properties object.")
+        props = {k: v for k, v in body["properties"].items() if k not in _READ_ONLY}
+        for pool in props.get("backendPools") or []:
+            for backend in (pool.get("properties") or {}).get("backends") or []:
+                validate_target(backend, f"Backend {backend.get('address')}")
+        with self.world.lock:
+            self.world.settle()
+            fd_id = front_door_id(m["sub"], m["rg"], m["name"])
+            existing = self.world.classic.get(fd_id.lower())
+            if existing is None:
+                # Microsoft stopped accepting new classic profiles on 1 April 2025; updates still work.
+                raise bad_request(
+                    "BadRequest",
+                    "Creating a new Front Door (classic) is no longer supported; use Front Door Standard/Premium.",
+                )
+            new = {k: copy.deepcopy(v) for k, v in body.items() if k not in ("id", "name", "type", "properties")}
+            new["properties"] = copy.deepcopy(props)
+            for key in ("cname", "frontdoorId", "resourceState"):
+                new["properties"][key] = existing["properties"].get(key)
+            fill_read_only(new, fd_id, m["name"])
+            new["properties"]["provisioningState"] = "Updating"
+            enabled = self._record(fd_id, existing, new)
+            self.world.classic[fd_id.lower()] = new
+
+            def finish(state: str) -> Any:
+                def apply(op: Operation) -> None:
+                    new["properties"]["provisioningState"] = state
+
+                return apply
+
+            op = self.world.ops.start(
+                fd_id,
+                self.world.now(),
+                self.world.timings.classic_put,
+                finish("Succeeded"),
+                finish("Failed"),
+                subscription=m["sub"],
+                namespace=NS,
+                location="global",
+                retry_after=self.world.timings.retry_after_afd,
+            )
+            headers = lro_headers(op, req.base_url, req.query.get("api-version", API))
+            return Response(200, copy.deepcopy(new), headers, enabled_origins=enabled)
+
+    def _record(self, fd_id: str, old: dict[str, Any], new: dict[str, Any]) -> int:
+        """Record each changed pool's new deployment; return enabled backends in the changed pools (all if none)."""
+        before = {p["name"].lower(): snapshot(p) for p in pools(old)}
+        changed = 0
+        touched = False
+        for pool in pools(new):
+            targets = snapshot(pool)
+            if before.get(pool["name"].lower()) != targets:
+                self.world.record_deployment(pool_key(fd_id, pool["name"]), targets)
+                changed += sum(1 for t in targets if t[1])
+                touched = True
+        if touched:
+            return changed
+        return sum(1 for p in pools(new) for t in snapshot(p) if t[1])

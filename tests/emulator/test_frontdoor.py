@@ -1,0 +1,132 @@
+"""Front Door Standard/Premium and classic writes, propagation, and metrics that follow the deployed routing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from azure.core.exceptions import HttpResponseError
+from azure.mgmt.cdn import CdnManagementClient
+from azure.mgmt.cdn.models import AFDOriginUpdateParameters
+from azure.mgmt.frontdoor import FrontDoorManagementClient
+from azure.monitor.querymetrics import MetricsClient
+
+from local.azure_emulator import AzureEmulator
+from local.clock import VirtualClock
+from tests.emulator.conftest import RG, SUB, fixture
+
+PROFILE = "afd-nod-prod"
+GROUP = "og-nod-web"
+PROFILE_ID = f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Cdn/profiles/{PROFILE}"
+CLASSIC_ID = f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Network/frontDoors/fd-nod-prod"
+BLUE_HOST, GREEN_HOST = "blue.web.nodpublishers.example", "green.web.nodpublishers.example"
+
+
+@pytest.fixture
+def afd(emu: AzureEmulator) -> AzureEmulator:
+    """Blue live (Enabled), green standing by (Disabled), both clusters running and bound to their hosts."""
+    green = fixture("afd-origin-green.json")
+    green["properties"]["enabledState"] = "Disabled"
+    blue_cluster = fixture("managed-cluster-blue.json")
+    green_cluster = fixture("managed-cluster-blue.json")
+    green_cluster["id"] = green_cluster["id"].replace("blue", "green")
+    green_cluster["properties"]["nodeResourceGroup"] = "MC_green"
+    emu.seed([fixture("afd-origin-group.json"), fixture("afd-origin-blue.json"), green, blue_cluster, green_cluster])
+    emu.bind_host(BLUE_HOST, "aks-nod-prod-blue")
+    emu.bind_host(GREEN_HOST, "aks-nod-prod-green")
+    return emu
+
+
+def per_origin(
+    metrics: MetricsClient,
+    clock: VirtualClock,
+    minutes: int,
+    resource: str = PROFILE_ID,
+    metric: str = "OriginRequestCount",
+    dim: str = "Origin",
+) -> dict[tuple[str, str], float]:
+    end = clock.now()
+    result = metrics.query_resources(
+        resource_ids=[resource],
+        metric_namespace="Microsoft.Cdn/profiles",
+        metric_names=[metric],
+        timespan=(end - timedelta(minutes=minutes), end),
+        granularity=timedelta(minutes=1),
+        filter=f"{dim} eq '*' and HttpStatusGroup eq '*'",
+        aggregations=["Total"],
+    )
+    totals: dict[tuple[str, str], float] = {}
+    for series in result[0].metrics[0].timeseries:
+        key = (series.metadata_values[dim], series.metadata_values["HttpStatusGroup"])
+        totals[key] = sum(point.total or 0 for point in series.data)
+    return totals
+
+
+def test_origin_patch_is_in_progress_until_propagated(
+    afd: AzureEmulator, cdn: CdnManagementClient, clock: VirtualClock
+) -> None:
+    update = AFDOriginUpdateParameters(enabled_state="Enabled", priority=1, weight=1000)
+    origin = cdn.afd_origins.begin_update(RG, PROFILE, GROUP, "green", update).result()
+    assert origin.provisioning_state == "Succeeded"
+    assert origin.deployment_status == "InProgress"
+    clock.advance(181)
+    assert cdn.afd_origins.get(RG, PROFILE, GROUP, "green").deployment_status == "Succeeded"
+    write = [r for r in afd.requests() if r["method"] == "PATCH"]
+    assert write[0]["operation"] == "Microsoft.Cdn/profiles/originGroups/origins/write"
+    assert write[0]["enabled_origins"] == 2
+
+
+def test_origin_weight_out_of_range_is_400(afd: AzureEmulator, cdn: CdnManagementClient) -> None:
+    with pytest.raises(HttpResponseError) as exc:
+        cdn.afd_origins.begin_update(RG, PROFILE, GROUP, "green", AFDOriginUpdateParameters(weight=5000))
+    assert exc.value.status_code == 400
+
+
+def test_metrics_follow_deployed_routing_and_error_fraction(
+    afd: AzureEmulator, cdn: CdnManagementClient, metrics: MetricsClient, clock: VirtualClock
+) -> None:
+    clock.advance(120)
+    # Series that are zero over the whole timespan are left out, as Azure Monitor does.
+    assert per_origin(metrics, clock, 2) == {(BLUE_HOST, "2XX"): 12000.0}
+    cdn.afd_origins.begin_update(
+        RG, PROFILE, GROUP, "green", AFDOriginUpdateParameters(enabled_state="Enabled")
+    ).result()
+    cdn.afd_origins.begin_update(
+        RG, PROFILE, GROUP, "blue", AFDOriginUpdateParameters(enabled_state="Disabled")
+    ).result()
+    clock.advance(60 - clock.now().second)  # still inside the propagation delay: blue keeps the traffic
+    assert set(per_origin(metrics, clock, 1)) == {(BLUE_HOST, "2XX")}
+    clock.advance(300)
+    afd.set_error_fraction("aks-nod-prod-green", 0.25)
+    clock.advance(60)
+    last_minute = per_origin(metrics, clock, 1)
+    assert last_minute == {(GREEN_HOST, "2XX"): 4500.0, (GREEN_HOST, "5XX"): 1500.0}
+
+
+def test_stopped_cluster_behind_the_only_origin_returns_5xx(
+    afd: AzureEmulator, metrics: MetricsClient, clock: VirtualClock
+) -> None:
+    afd.set_workloads_ready("aks-nod-prod-blue", False)
+    clock.advance(60)
+    assert per_origin(metrics, clock, 1)[(BLUE_HOST, "5XX")] == 6000.0
+
+
+def test_classic_put_is_long_running_and_moves_backend_traffic(
+    emu: AzureEmulator, classic: FrontDoorManagementClient, metrics: MetricsClient, clock: VirtualClock
+) -> None:
+    emu.seed(fixture("front-door-classic.json"))
+    emu.bind_host(BLUE_HOST, "aks-nod-prod-blue")
+    emu.seed(fixture("managed-cluster-blue.json"))
+    fd = classic.front_doors.get(RG, "fd-nod-prod")
+    for backend in fd.backend_pools[0].backends:
+        backend.enabled_state = "Enabled" if backend.address == GREEN_HOST else "Disabled"
+    updated = classic.front_doors.begin_create_or_update(RG, "fd-nod-prod", fd).result()
+    assert updated.provisioning_state == "Succeeded"
+    put = next(r for r in emu.requests() if r["method"] == "PUT")
+    assert (put["operation"], put["enabled_origins"]) == ("Microsoft.Network/frontDoors/write", 1)
+    clock.advance(60 - clock.now().second)
+    before = per_origin(metrics, clock, 1, CLASSIC_ID, "BackendRequestCount", "Backend")
+    assert before.get((BLUE_HOST, "2XX"), 0) > 0  # not propagated yet
+    clock.advance(240)
+    after = per_origin(metrics, clock, 1, CLASSIC_ID, "BackendRequestCount", "Backend")
+    assert after == {(GREEN_HOST, "5XX"): 6000.0}  # green is not bound to a cluster
