@@ -1,7 +1,7 @@
 """What every activity shares: Azure clients from settings, and permanent errors returned, not raised.
 
 A temporary Azure error (throttling, 5xx) is raised, so the orchestrator's retry policy tries
-again later. A permanent one (bad request, conflict, not found) is returned as {"error": {...}}:
+again later. A permanent one (bad request, conflict, not found) is returned as {"permanent_error": {...}}:
 retrying would only repeat it, and the orchestrator turns it into the run's reason.
 """
 
@@ -17,6 +17,9 @@ from bluegreen.errors import PermanentError, TemporaryError, classify
 
 log = logging.getLogger("bluegreen.activities")
 
+# The envelope key of a permanent failure; no successful activity result uses it.
+PERMANENT_ERROR = "permanent_error"
+
 Activity = Callable[[dict[str, Any]], dict[str, Any]]
 
 
@@ -27,7 +30,7 @@ def azure_activity(fn: Activity) -> Activity:
             return fn(payload)
         except PermanentError as exc:
             log.warning("%s: permanent error %s", fn.__name__, exc.code)
-            return {"error": exc.as_dict()}
+            return {PERMANENT_ERROR: exc.as_dict()}
         except TemporaryError:
             raise
         except Exception as exc:
@@ -35,7 +38,7 @@ def azure_activity(fn: Activity) -> Activity:
             if error.temporary:
                 raise error from exc
             log.warning("%s: permanent error %s", fn.__name__, error.code)
-            return {"error": error.as_dict()}
+            return {PERMANENT_ERROR: error.as_dict()}
 
     return run
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from activities import bp
-from activities._common import azure, azure_activity
+from activities._common import PERMANENT_ERROR, azure, azure_activity
 from bluegreen.clusters import RUN_TAG, Clusters, green_definition, summarize
 
 
@@ -22,10 +22,10 @@ def start_green_create(payload: dict[str, Any]) -> dict[str, Any]:
     if existing is not None:
         if existing.get("tags", {}).get(RUN_TAG) == payload["run_id"]:
             return {"status_url": None, "status": "Existing"}
-        return {"error": {"code": "GreenSlotOccupied", "message": f"{payload['green_id']} exists", "temporary": False}}
+        return {PERMANENT_ERROR: {"code": "GreenSlotOccupied", "message": f"{payload['green_id']} exists", "temporary": False}}
     blue = clusters.get(payload["blue_id"])
     if blue is None:
-        return {"error": {"code": "BlueNotFound", "message": f"{payload['blue_id']} not found", "temporary": False}}
+        return {PERMANENT_ERROR: {"code": "BlueNotFound", "message": f"{payload['blue_id']} not found", "temporary": False}}
     body = green_definition(
         blue,
         name=payload["green_name"],

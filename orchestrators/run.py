@@ -12,6 +12,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from activities._common import PERMANENT_ERROR
 from orchestrators.events import ABORT_EVENT, event_payload
 
 # Azure calls that fail temporarily (throttling, 5xx) are retried by the activity's SDK first
@@ -77,7 +78,7 @@ class Run:
         )
 
     def activity(self, fn: Any, payload: dict[str, Any], retry: df.RetryOptions | None = AZURE_RETRY) -> Step:
-        """Call an activity; a returned {"error": ...} or exhausted retries end the step."""
+        """Call an activity; a returned permanent error or exhausted retries end the step."""
         task = (
             self.context.call_activity_with_retry(fn, retry, payload)
             if retry is not None
@@ -87,8 +88,8 @@ class Run:
             result = yield task
         except Exception as exc:  # retries exhausted: the activity kept failing temporarily
             raise StepFailed("AzureUnavailable", str(exc).splitlines()[0][:300]) from None
-        if isinstance(result, dict) and "error" in result:
-            error = result["error"]
+        if isinstance(result, dict) and PERMANENT_ERROR in result:
+            error = result[PERMANENT_ERROR]
             raise StepFailed(str(error.get("code")), str(error.get("message")))
         return result
 

@@ -49,8 +49,13 @@ def _origin(model: Any) -> Origin:
     return Origin(
         key=model.name,
         host=model.host_name or "",
-        enabled=str(model.enabled_state or "Enabled") == "Enabled",
+        enabled=_text(model.enabled_state, "Enabled") == "Enabled",
         priority=model.priority,
         weight=model.weight,
-        deployed=str(model.deployment_status or "Succeeded") in ("Succeeded", "NotStarted"),
+        deployed=_text(model.deployment_status, "Succeeded") in ("Succeeded", "NotStarted"),
     )
+
+
+def _text(value: Any, default: str) -> str:
+    # SDK enums are str-enums: str() of one is "EnabledState.ENABLED", its .value is "Enabled".
+    return str(getattr(value, "value", value) or default)

@@ -14,7 +14,7 @@ def test_killed_after_first_activity_resumes_without_rerunning_it(make_host, tmp
     db, side = tmp_path / "state.db", tmp_path / "side.txt"
     reached, release = threading.Event(), threading.Event()
     first = make_host("crash_app.py", state=str(db))
-    state: dict = {}
+    state: dict = {"id": "crash-after-step-1"}  # known before the start: the hook cannot race start()
 
     def hold_before_the_timer_jump() -> bool:
         iid = state.get("id")
@@ -24,7 +24,7 @@ def test_killed_after_first_activity_resumes_without_rerunning_it(make_host, tmp
         return False
 
     first.add_idle_hook(hold_before_the_timer_jump)
-    state["id"] = start(first, "three_steps", {"file": str(side), "block": False})
+    start(first, "three_steps", {"file": str(side), "block": False}, instance_id=state["id"])
     assert reached.wait(timeout=10), "never reached the point after step 1"
     first.kill()
     release.set()

@@ -74,7 +74,8 @@ def test_timer_wins_when_no_event_arrives(durable_host):
 
 def test_event_wins_over_the_timer_and_the_timer_is_cancelled(make_host):
     host = make_host()
-    started: dict = {}
+    # The id is known before the start, so the hook can never miss the instance (no race with start()).
+    started: dict = {"id": "approval-race"}
 
     def approve() -> bool:
         iid = started.get("id")
@@ -85,7 +86,7 @@ def test_event_wins_over_the_timer_and_the_timer_is_cancelled(make_host):
         return call("POST", url, {"by": "alice"})[0] == 202
 
     host.add_idle_hook(approve)
-    started["id"] = start(host, "approval")
+    start(host, "approval", instance_id=started["id"])
     status = host.wait_for(started["id"])
     assert status["output"] == {"approved": {"by": "alice"}}
     assert "TimerFired" not in event_types(host, started["id"])
@@ -94,7 +95,7 @@ def test_event_wins_over_the_timer_and_the_timer_is_cancelled(make_host):
 
 def test_event_raised_before_the_orchestrator_waits_is_buffered(make_host):
     host = make_host()
-    state: dict = {}
+    state: dict = {"id": "early-bird"}  # known before the start: the hook cannot race start()
 
     def raise_early() -> bool:
         iid = state.get("id")
@@ -105,7 +106,7 @@ def test_event_raised_before_the_orchestrator_waits_is_buffered(make_host):
         return True
 
     host.add_idle_hook(raise_early)
-    state["id"] = start(host, "early_event")
+    start(host, "early_event", instance_id=state["id"])
     status = host.wait_for(state["id"])
     assert status["output"] == {"got": {"x": 1}}
     types = event_types(host, state["id"])

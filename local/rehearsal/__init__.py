@@ -1,0 +1,1 @@
+"""The rehearsal (`python -m bluegreen simulate`): a whole blue/green run on the emulated Azure."""

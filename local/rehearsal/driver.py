@@ -1,0 +1,233 @@
+"""Drive one rehearsal: emulated Azure + local host on one virtual clock, through the app's own doors.
+
+The driver plays the operator: it starts the run, approves (or not) when the run waits for
+approval, injects the scenario's fault at the right phase, and, for `crash-resume`, kills the
+host after the switch and starts a new one on the same SQLite state.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bluegreen import azure as azure_settings
+from local.azure_emulator import AzureEmulator
+from local.clock import VirtualClock
+from local.functions_host import LocalHost
+from local.rehearsal.world import Estate, build_estate, environment_config, load_blue
+
+SCENARIOS = ("happy", "reject", "approval-timeout", "upgrade-fails", "verify-fails", "error-spike", "crash-resume")
+ORCHESTRATOR = "bluegreen_upgrade"
+# Operators' identities as App Service Authentication would pass them (the rehearsal's caller).
+INITIATOR = "rehearsal-initiator@example.com"
+APPROVER = "rehearsal-approver@example.com"
+
+
+@dataclass
+class Options:
+    scenario: str = "happy"
+    blue_cluster: str | None = None
+    target_version: str | None = None
+    strategy: str = "clone-then-upgrade"
+    front_door: str = "standard"
+    event_file: str | None = None
+    alert_file: str | None = None
+    wall_timeout: float = 120.0
+
+
+@dataclass
+class Observed:
+    """What the driver saw, for the report."""
+
+    instance_id: str | None = None
+    not_started_reason: str | None = None
+    printed: int = 0
+    crashed: bool = False
+    injected: bool = False
+    spiked: bool = False
+    alert_sent_wall: float | None = None
+    events: list[str] = field(default_factory=list)
+
+
+class Rehearsal:
+    def __init__(self, options: Options, on_timeline: Callable[[dict[str, Any]], None] | None = None) -> None:
+        if options.scenario not in SCENARIOS:
+            raise ValueError(f"--scenario must be one of {', '.join(SCENARIOS)}")
+        self.options = options
+        self.on_timeline = on_timeline or (lambda entry: None)
+        self.clock = VirtualClock()
+        self.estate: Estate = build_estate(load_blue(options.blue_cluster), options.front_door)
+        self.workdir = Path(tempfile.mkdtemp(prefix="bluegreen-rehearsal-"))
+        self.state_file = str(self.workdir / "host.sqlite")
+        self.observed = Observed()
+        self.emulator: AzureEmulator | None = None
+        self.host: LocalHost | None = None
+        self._crash = threading.Event()
+        self._printing = threading.Lock()  # the idle hook (host thread) and the main thread both print
+
+    # ---- set-up
+
+    def _start_emulator(self) -> AzureEmulator:
+        emulator = AzureEmulator(clock=self.clock, seed=self.estate.resources).start()
+        emulator.bind_host(self.estate.hosts["blue"], self.estate.blue_name)
+        emulator.bind_host(self.estate.hosts["green"], self.estate.green_name)
+        if self.options.scenario == "upgrade-fails":
+            emulator.fail_next_operation(
+                path_pattern=f"managedClusters/{self.estate.green_name}$",
+                code="UpgradeFailed",
+                message="node drain timed out",
+            )
+        return emulator
+
+    def _app_settings(self, emulator: AzureEmulator) -> dict[str, str]:
+        config = self.workdir / "environments.json"
+        config.write_text(json.dumps(environment_config(self.estate, self.options.strategy)))
+        return {
+            "BLUEGREEN_AZURE_MODE": "emulated",
+            "BLUEGREEN_ARM_ENDPOINT": emulator.arm_endpoint,
+            "BLUEGREEN_METRICS_ENDPOINT": emulator.metrics_endpoint,
+            "BLUEGREEN_CA_BUNDLE": emulator.ca_bundle,
+            "BLUEGREEN_PROBE_BASE": f"{emulator.arm_endpoint}/_probe",
+            "BLUEGREEN_CONFIG": str(config),
+        }
+
+    def _start_host(self, settings: dict[str, str]) -> LocalHost:
+        host = LocalHost(app=str(Path.cwd() / "function_app.py"), state=self.state_file, clock=self.clock, env=settings)
+        host.add_idle_hook(self._on_idle)
+        return host.start()
+
+    # ---- the operator
+
+    def _request(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
+        assert self.host is not None
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.host.base_url + path, data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        for name, value in (headers or {}).items():
+            request.add_header(name, value)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                raw = response.read()
+                return response.status, json.loads(raw) if raw else None
+        except urllib.error.HTTPError as error:
+            raw = error.read()
+            try:
+                return error.code, json.loads(raw) if raw else None
+            except ValueError:
+                return error.code, raw.decode(errors="replace")
+
+    def _status(self) -> dict[str, Any] | None:
+        if self.host is None or self.observed.instance_id is None:
+            return None
+        return self.host.get_status(self.observed.instance_id)
+
+    def _on_idle(self) -> bool:
+        """Called by the host before it moves virtual time: act like the operator would, now."""
+        status = self._status()
+        if not status:
+            return False
+        custom = status.get("customStatus") or {}
+        self._print_new_timeline(custom.get("timeline") or [])
+        if status.get("runtimeStatus") != "Running":
+            return False
+        phase = custom.get("phase")
+        scenario = self.options.scenario
+        if phase == "approval" and not self.observed.injected and scenario != "approval-timeout":
+            self.observed.injected = True
+            approve = scenario != "reject"
+            self._decide(approve)
+            return True
+        if phase == "bake" and scenario == "error-spike" and not self.observed.spiked:
+            assert self.emulator is not None
+            self.observed.spiked = True
+            self.emulator.set_error_fraction(self.estate.green_name, 0.3)
+            return True
+        if phase == "bake" and scenario == "crash-resume" and not self.observed.crashed:
+            self.observed.crashed = True
+            self._crash.set()
+            return True
+        return False
+
+    def _decide(self, approve: bool) -> None:
+        assert self.observed.instance_id is not None
+        payload = {"approved": approve, "by": APPROVER, "comment": "rehearsal" if approve else "rehearsal says no"}
+        status, body = self._request(
+            "POST",
+            f"/runtime/webhooks/durabletask/instances/{self.observed.instance_id}/raiseEvent/Approval",
+            payload,
+        )
+        if status >= 300:
+            raise RuntimeError(f"approval was refused: {status} {body}")
+
+    def _start_run(self) -> None:
+        request = {
+            "environment": self.estate.environment,
+            "target_version": self.options.target_version,
+            "strategy": self.options.strategy,
+            "reason": f"rehearsal: {self.options.scenario}",
+            "started_by": INITIATOR,
+        }
+        instance_id = f"{self.estate.environment}-rehearsal"
+        status, body = self._request(
+            "POST", f"/runtime/webhooks/durabletask/orchestrators/{ORCHESTRATOR}/{instance_id}", request
+        )
+        if status >= 300:
+            raise RuntimeError(f"could not start the run: {status} {body}")
+        self.observed.instance_id = instance_id
+
+    def _print_new_timeline(self, timeline: list[dict[str, Any]]) -> None:
+        with self._printing:
+            for entry in timeline[self.observed.printed :]:
+                self.on_timeline(entry)
+            self.observed.printed = max(self.observed.printed, len(timeline))
+
+    # ---- the run
+
+    def run(self) -> dict[str, Any]:
+        started_wall = time.monotonic()
+        started_virtual = self.clock.now()
+        self.emulator = self._start_emulator()
+        azure_settings.use_sleep(self.clock.sleep)
+        settings = self._app_settings(self.emulator)
+        try:
+            self.host = self._start_host(settings)
+            self._start_run()
+            final = self._wait_for_outcome(settings)
+            history = self.host.history(self.observed.instance_id) if self.observed.instance_id else []
+            output = (final or {}).get("output")
+            self._print_new_timeline(output.get("timeline") or [] if isinstance(output, dict) else [])
+            return {
+                "final": final,
+                "history_events": len(history),
+                "virtual_seconds": (self.clock.now() - started_virtual).total_seconds(),
+                "wall_seconds": time.monotonic() - started_wall,
+            }
+        finally:
+            if self.host is not None:
+                self.host.stop()
+            azure_settings.use_sleep(None)
+
+    def _wait_for_outcome(self, settings: dict[str, str]) -> dict[str, Any] | None:
+        assert self.host is not None and self.observed.instance_id is not None
+        deadline = time.monotonic() + self.options.wall_timeout
+        while time.monotonic() < deadline:
+            if self._crash.is_set():
+                self._crash.clear()
+                self.host.kill()
+                self.host = self._start_host(settings)  # a new host on the same SQLite state
+                continue
+            try:
+                return self.host.wait_for(self.observed.instance_id, timeout=0.2)
+            except TimeoutError:
+                continue
+        raise TimeoutError(f"the run did not finish within {self.options.wall_timeout:.0f} s of wall time")

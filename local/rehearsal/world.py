@@ -1,0 +1,233 @@
+"""The emulated estate a rehearsal starts from: a live blue cluster behind Front Door, green's origin off.
+
+Built from a blue cluster (the bundled fixture, or the user's `az aks show -o json` / ARM GET body),
+so the same options always give the same resource ids.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bluegreen.arm_ids import ResourceId
+
+DEFAULT_BLUE = Path(__file__).with_name("fixtures") / "blue-cluster.json"
+
+
+@dataclass(frozen=True)
+class Estate:
+    environment: str
+    blue_name: str
+    green_name: str
+    subscription: str
+    resource_group: str
+    front_door_kind: str
+    front_door_id: str
+    origin_group: str
+    hosts: dict[str, str]  # side -> origin host name
+    origins: dict[str, str]  # side -> origin key (std: origin name; classic: backend address)
+    resources: list[dict[str, Any]]  # ARM GET bodies to seed
+
+
+class BadClusterFile(ValueError):
+    pass
+
+
+def load_blue(path: str | Path | None) -> dict[str, Any]:
+    file = Path(path) if path else DEFAULT_BLUE
+    try:
+        body = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BadClusterFile(f"--blue-cluster {file}: no such file") from None
+    except ValueError as exc:
+        raise BadClusterFile(f"--blue-cluster {file}: not JSON ({exc})") from None
+    if not isinstance(body, dict) or not isinstance(body.get("id"), str):
+        raise BadClusterFile(f"--blue-cluster {file}: expected one managed cluster with an `id`")
+    try:
+        rid = ResourceId.parse(body["id"])
+    except ValueError as exc:
+        raise BadClusterFile(f"--blue-cluster {file}: {exc}") from None
+    if rid.type.lower() != "microsoft.containerservice/managedclusters":
+        raise BadClusterFile(f"--blue-cluster {file}: `id` is not a managed cluster ({rid.type})")
+    props = body.get("properties", body)  # ARM GET body, or `az aks show` (flattened)
+    if not props.get("kubernetesVersion") or not props.get("agentPoolProfiles"):
+        raise BadClusterFile(f"--blue-cluster {file}: needs kubernetesVersion and agentPoolProfiles")
+    return body
+
+
+def _green_name(blue: str) -> str:
+    return re.sub(r"blue$", "green", blue) if blue.endswith("blue") else f"{blue[:57]}-green"
+
+
+def _environment_name(blue: str) -> str:
+    base = re.sub(r"^aks-|-?blue$", "", blue.lower())
+    return re.sub(r"[^a-z0-9-]", "-", base).strip("-")[:32] or "app"
+
+
+def build_estate(blue_body: dict[str, Any], front_door_kind: str) -> Estate:
+    blue = copy.deepcopy(blue_body)
+    rid = ResourceId.parse(blue["id"])
+    env = _environment_name(rid.name)
+    green = _green_name(rid.name)
+    hosts = {"blue": f"blue.{env}.example", "green": f"green.{env}.example"}
+    sub, rg = rid.subscription, rid.resource_group
+    if front_door_kind == "classic":
+        fd_id = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Network/frontDoors/fd-{env}"
+        resources = [blue, _classic_front_door(fd_id, hosts)]
+        origins, group = dict(hosts), "web"
+    else:
+        fd_id = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Cdn/profiles/afd-{env}"
+        resources = [blue, *_standard_front_door(fd_id, hosts)]
+        origins, group = {"blue": "blue", "green": "green"}, "og-web"
+    return Estate(env, rid.name, green, sub, rg, front_door_kind, fd_id, group, hosts, origins, resources)
+
+
+def _standard_front_door(profile_id: str, hosts: dict[str, str]) -> list[dict[str, Any]]:
+    group_id = f"{profile_id}/originGroups/og-web"
+    profile = {
+        "id": profile_id,
+        "type": "Microsoft.Cdn/profiles",
+        "name": profile_id.rsplit("/", 1)[-1],
+        "location": "Global",
+        "sku": {"name": "Standard_AzureFrontDoor"},
+        "properties": {"provisioningState": "Succeeded"},
+    }
+    group = {
+        "id": group_id,
+        "type": "Microsoft.Cdn/profiles/origingroups",
+        "name": "og-web",
+        "properties": {
+            "loadBalancingSettings": {
+                "sampleSize": 4,
+                "successfulSamplesRequired": 3,
+                "additionalLatencyInMilliseconds": 50,
+            },
+            "healthProbeSettings": {
+                "probePath": "/healthz",
+                "probeRequestType": "HEAD",
+                "probeProtocol": "Https",
+                "probeIntervalInSeconds": 30,
+            },
+        },
+    }
+    origins = [
+        {
+            "id": f"{group_id}/origins/{side}",
+            "type": "Microsoft.Cdn/profiles/origingroups/origins",
+            "name": side,
+            "properties": {
+                "hostName": host,
+                "httpPort": 80,
+                "httpsPort": 443,
+                "originHostHeader": host,
+                "priority": 1,
+                "weight": 1000,
+                "enabledState": "Enabled" if side == "blue" else "Disabled",
+                "enforceCertificateNameCheck": True,
+            },
+        }
+        for side, host in hosts.items()
+    ]
+    return [profile, group, *origins]
+
+
+def _classic_front_door(fd_id: str, hosts: dict[str, str]) -> dict[str, Any]:
+    name = fd_id.rsplit("/", 1)[-1]
+    return {
+        "id": fd_id,
+        "type": "Microsoft.Network/frontDoors",
+        "name": name,
+        "location": "Global",
+        "properties": {
+            "friendlyName": name,
+            "enabledState": "Enabled",
+            "frontendEndpoints": [
+                {
+                    "id": f"{fd_id}/frontendEndpoints/default",
+                    "name": "default",
+                    "properties": {"hostName": f"{name}.azurefd.net"},
+                }
+            ],
+            "loadBalancingSettings": [
+                {
+                    "id": f"{fd_id}/loadBalancingSettings/lb",
+                    "name": "lb",
+                    "properties": {"sampleSize": 4, "successfulSamplesRequired": 2},
+                }
+            ],
+            "healthProbeSettings": [
+                {
+                    "id": f"{fd_id}/healthProbeSettings/probe",
+                    "name": "probe",
+                    "properties": {"path": "/healthz", "protocol": "Https", "intervalInSeconds": 30},
+                }
+            ],
+            "backendPools": [
+                {
+                    "id": f"{fd_id}/backendPools/web",
+                    "name": "web",
+                    "properties": {
+                        "backends": [
+                            {
+                                "address": host,
+                                "httpPort": 80,
+                                "httpsPort": 443,
+                                "priority": 1,
+                                "weight": 50,
+                                "enabledState": "Enabled" if side == "blue" else "Disabled",
+                                "backendHostHeader": host,
+                            }
+                            for side, host in hosts.items()
+                        ],
+                        "loadBalancingSettings": {"id": f"{fd_id}/loadBalancingSettings/lb"},
+                        "healthProbeSettings": {"id": f"{fd_id}/healthProbeSettings/probe"},
+                    },
+                }
+            ],
+            "routingRules": [
+                {
+                    "id": f"{fd_id}/routingRules/web",
+                    "name": "web",
+                    "properties": {
+                        "frontendEndpoints": [{"id": f"{fd_id}/frontendEndpoints/default"}],
+                        "acceptedProtocols": ["Https"],
+                        "patternsToMatch": ["/*"],
+                        "routeConfiguration": {
+                            "@odata.type": "#Microsoft.Azure.FrontDoor.Models.FrontdoorForwardingConfiguration",
+                            "backendPool": {"id": f"{fd_id}/backendPools/web"},
+                        },
+                    },
+                }
+            ],
+        },
+    }
+
+
+def environment_config(estate: Estate, strategy: str, *, approval: str = "manual") -> dict[str, Any]:
+    """The rehearsal's environments file: the same schema as environments.toml."""
+    return {
+        "environment": [
+            {
+                "name": estate.environment,
+                "strategy": strategy,
+                "clusters": {
+                    "subscription": estate.subscription,
+                    "resource_group": estate.resource_group,
+                    "names": {"blue": estate.blue_name, "green": estate.green_name},
+                },
+                "front_door": {
+                    "kind": estate.front_door_kind,
+                    "id": estate.front_door_id,
+                    "origin_group": estate.origin_group,
+                    "origins": estate.origins,
+                },
+                "approval": {"mode": approval, "timeout_hours": 24, "four_eyes": False},
+                "bake": {"window_minutes": 30, "interval_minutes": 1, "max_error_rate": 0.05, "min_requests": 20},
+                "retire": {"mode": "stop"},
+            }
+        ]
+    }
