@@ -26,6 +26,10 @@ from local.azure_emulator.protocol import Request, Response, Route
 from local.azure_emulator.world import World
 
 CONTROL_PREFIX = "/_emulator/"
+# The emulator also plays the internet for smoke probes: GET /_probe/{host}/{path} answers as the
+# cluster behind that host would (200 when it runs with ready workloads, 503 otherwise). Not ARM: no
+# token, not logged.
+PROBE_PREFIX = "/_probe/"
 _BEARER = re.compile(r"^Bearer\s+\S+", re.IGNORECASE)
 
 
@@ -74,6 +78,8 @@ class Dispatcher:
         request = Request(method, parts.path, dict(parse_qsl(parts.query)), headers, body, base_url)
         if parts.path.startswith(CONTROL_PREFIX):
             return self._control(request)
+        if parts.path.startswith(PROBE_PREFIX):
+            return self._probe(parts.path[len(PROBE_PREFIX) :])
         found = self._match(method, parts.path)
         operation, kind = (
             (found[0].operation, found[0].kind) if found else ("unknown", "read" if method == "GET" else "write")
@@ -99,6 +105,13 @@ class Dispatcher:
         except Exception as exc:  # a bug in the emulator must still answer, and say so
             traceback.print_exc(file=sys.stderr)
             return Response(500, {"error": {"code": "InternalServerError", "message": f"emulator bug: {exc!r}"}})
+
+    def _probe(self, rest: str) -> Response:
+        host = rest.split("/", 1)[0]
+        cluster = self.world.cluster_for_host(host)
+        if cluster is None or not self.world.signals_for(cluster).healthy(self.world.now()):
+            return Response(503, {"status": "unavailable", "host": host})
+        return Response(200, {"status": "ok", "host": host})
 
     def _control(self, request: Request) -> Response:
         try:

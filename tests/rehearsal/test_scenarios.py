@@ -1,0 +1,97 @@
+"""Every rehearsal scenario through the local host and the emulated Azure, to its outcome.
+
+Invariants checked in each: Front Door never had zero enabled origins (the emulator logs the
+count after every Front Door write), and the side live at the end is a healthy cluster.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from local.rehearsal.report import is_front_door_write
+
+EXPECTED = {
+    "happy": "completed",
+    "crash-resume": "completed",
+    "reject": "rejected",
+    "approval-timeout": "rejected",
+    "upgrade-fails": "failed",
+    "verify-fails": "failed",
+    "error-spike": "rolled_back",
+}
+
+
+def _assert_traffic_always_had_an_origin(rehearsal) -> None:
+    writes = [e for e in rehearsal.emulator.requests() if is_front_door_write(e) and e["status"] < 300]
+    assert writes, "the run never wrote to Front Door"
+    assert all(e["enabled_origins"] >= 1 for e in writes), [e["enabled_origins"] for e in writes]
+
+
+def _cluster(rehearsal, name):
+    return next(b for b in rehearsal.emulator.resources() if b.get("name") == name and "managedClusters" in b["type"])
+
+
+@pytest.mark.parametrize("scenario", sorted(EXPECTED))
+def test_scenario_reaches_its_outcome_with_an_origin_enabled_throughout(run_rehearsal, scenario):
+    report, rehearsal = run_rehearsal(scenario=scenario)
+    assert report["outcome"] == EXPECTED[scenario], report["reason"]
+    live = report["live"]
+    assert live is not None, "exactly one origin must be enabled at the end"
+    live_cluster = _cluster(rehearsal, live["cluster"])["properties"]
+    assert live_cluster["provisioningState"] == "Succeeded"
+    assert live_cluster["powerState"]["code"] == "Running"
+    if scenario in ("happy", "crash-resume", "error-spike"):
+        _assert_traffic_always_had_an_origin(rehearsal)
+    phases = [entry["phase"] for entry in report["timeline"]]
+    assert phases[0] == "resolve"
+
+
+def test_happy_path_moves_traffic_to_the_upgraded_green_and_stops_blue(run_rehearsal):
+    report, rehearsal = run_rehearsal(scenario="happy")
+    assert report["live"] == {"cluster": rehearsal.estate.green_name, "version": "1.34.2"}
+    assert report["upgrade_path"] == ["1.32.9", "1.33.6", "1.34.2"]
+    blue = _cluster(rehearsal, rehearsal.estate.blue_name)["properties"]
+    assert blue["powerState"]["code"] == "Stopped"  # retire mode stop: kept, no compute charge
+    phases = [entry["phase"] for entry in report["timeline"]]
+    for phase in ("clone", "upgrade", "verify", "approval", "switch", "bake", "retire"):
+        assert phase in phases
+    assert report["rollback"] is None
+
+
+def test_error_spike_rolls_back_on_metrics_and_keeps_blue_live(run_rehearsal):
+    report, rehearsal = run_rehearsal(scenario="error-spike")
+    assert report["rollback"]["trigger"] == "metrics"
+    assert report["rollback"]["reaction_ms"] is not None and report["rollback"]["reaction_ms"] >= 0
+    assert report["live"]["cluster"] == rehearsal.estate.blue_name
+    assert "rollback" in [entry["phase"] for entry in report["timeline"]]
+
+
+def test_failed_upgrade_deletes_green_and_blue_never_stops_serving(run_rehearsal):
+    report, rehearsal = run_rehearsal(scenario="upgrade-fails")
+    assert "UpgradeFailed" in report["reason"]
+    names = {b["name"] for b in rehearsal.emulator.resources() if "managedClusters" in b["type"]}
+    assert rehearsal.estate.green_name not in names
+    assert not [e for e in rehearsal.emulator.requests() if is_front_door_write(e)]  # traffic never touched
+
+
+def test_crash_resume_finishes_on_a_new_host_without_redoing_the_switch(run_rehearsal):
+    report, rehearsal = run_rehearsal(scenario="crash-resume")
+    assert rehearsal.observed.crashed
+    writes = [e for e in rehearsal.emulator.requests() if is_front_door_write(e)]
+    assert len(writes) == 2  # enable green, disable blue: the resumed host did not switch again
+
+
+def test_create_at_target_makes_one_create_and_no_upgrades(run_rehearsal):
+    report, rehearsal = run_rehearsal(scenario="happy", strategy="create-at-target")
+    assert report["outcome"] == "completed"
+    by_operation = report["arm"]["by_operation"]
+    assert by_operation.get("Microsoft.ContainerService/managedClusters/agentPools/write", 0) == 0
+    cluster_writes = by_operation.get("Microsoft.ContainerService/managedClusters/write", 0)
+    assert cluster_writes == 1  # the create; stopping blue is an action, not a write
+
+
+def test_classic_front_door_completes_too(run_rehearsal):
+    report, rehearsal = run_rehearsal(scenario="happy", front_door="classic")
+    assert report["outcome"] == "completed", report["reason"]
+    assert report["live"]["cluster"] == rehearsal.estate.green_name
+    _assert_traffic_always_had_an_origin(rehearsal)
