@@ -1,1 +1,13 @@
-"""triggers"""
+"""Triggers: the operator HTTP API, the AKS Event Grid handler and the Azure Monitor alert webhook.
+
+Each concern is one df.Blueprint; function_app.py registers them. Decisions live in
+triggers/decisions.py (pure), durable-client bookkeeping in triggers/runs.py.
+"""
+
+from triggers.alerts import bp as alerts_bp
+from triggers.eventgrid import bp as eventgrid_bp
+from triggers.http_api import bp as http_bp
+
+BLUEPRINTS = (http_bp, alerts_bp, eventgrid_bp)
+
+__all__ = ["BLUEPRINTS", "alerts_bp", "eventgrid_bp", "http_bp"]
