@@ -52,7 +52,7 @@ class Observed:
     printed: int = 0
     crashed: bool = False
     injected: bool = False
-    spiked: bool = False
+    spiked: bool = False  # the scenario's fault (error spike, unready workloads) was injected
     alert_sent_wall: float | None = None
     events: list[str] = field(default_factory=list)
 
@@ -80,10 +80,11 @@ class Rehearsal:
         emulator.bind_host(self.estate.hosts["blue"], self.estate.blue_name)
         emulator.bind_host(self.estate.hosts["green"], self.estate.green_name)
         if self.options.scenario == "upgrade-fails":
+            # The first node-pool upgrade of green ends Failed (operation paths are "<cluster id>/<kind>").
             emulator.fail_next_operation(
-                path_pattern=f"managedClusters/{self.estate.green_name}$",
+                path_pattern=f"managedClusters/{self.estate.green_name}/agentPools/",
                 code="UpgradeFailed",
-                message="node drain timed out",
+                message="node drain timed out after 30 minutes",
             )
         return emulator
 
@@ -142,6 +143,11 @@ class Rehearsal:
             return False
         phase = custom.get("phase")
         scenario = self.options.scenario
+        if scenario == "verify-fails" and phase in ("clone", "upgrade") and not self.observed.spiked:
+            assert self.emulator is not None
+            self.observed.spiked = True  # green's workloads never become ready
+            self.emulator.set_workloads_ready(self.estate.green_name, False)
+            return True
         if phase == "approval" and not self.observed.injected and scenario != "approval-timeout":
             self.observed.injected = True
             approve = scenario != "reject"

@@ -28,7 +28,9 @@ def _assert_traffic_always_had_an_origin(rehearsal) -> None:
 
 
 def _cluster(rehearsal, name):
-    return next(b for b in rehearsal.emulator.resources() if b.get("name") == name and "managedClusters" in b["type"])
+    return next(
+        b for b in rehearsal.emulator.resources() if b.get("name") == name and "managedclusters" in b["type"].lower()
+    )
 
 
 @pytest.mark.parametrize("scenario", sorted(EXPECTED))
@@ -69,7 +71,7 @@ def test_error_spike_rolls_back_on_metrics_and_keeps_blue_live(run_rehearsal):
 def test_failed_upgrade_deletes_green_and_blue_never_stops_serving(run_rehearsal):
     report, rehearsal = run_rehearsal(scenario="upgrade-fails")
     assert "UpgradeFailed" in report["reason"]
-    names = {b["name"] for b in rehearsal.emulator.resources() if "managedClusters" in b["type"]}
+    names = {b["name"] for b in rehearsal.emulator.resources() if "managedclusters" in b["type"].lower()}
     assert rehearsal.estate.green_name not in names
     assert not [e for e in rehearsal.emulator.requests() if is_front_door_write(e)]  # traffic never touched
 
