@@ -20,6 +20,7 @@ from bluegreen.arm_ids import ResourceId, same_resource
 from bluegreen.azure import clients
 from bluegreen.clusters import Clusters
 from bluegreen.config import Environment, load_environments
+from bluegreen.errors import PermanentError
 from bluegreen.planning import front_door_ref, slot_cluster_id
 from bluegreen.traffic import provider_for
 from bluegreen.traffic.rules import live_side
@@ -53,7 +54,7 @@ def live_cluster_id(env: Environment) -> str:
     """The cluster serving the environment now: Front Door says which side is live (blocking I/O)."""
     azure = clients()
     state = provider_for(azure, front_door_ref(env)).read()
-    side = live_side(state, dict(env.front_door.origins))
+    side = live_side(state, {str(k): v for k, v in env.front_door.origins.items()})
     return slot_cluster_id(env, side, Clusters(azure))
 
 
@@ -61,8 +62,13 @@ async def environment_for(cluster: ResourceId) -> Environment | None:
     for env in load_environments().environment:
         if not could_be_ours(env, cluster):
             continue
-        # Azure SDK calls block: keep them off the worker's event loop.
-        live = await asyncio.to_thread(live_cluster_id, env)
+        # Azure SDK calls block: keep them off the worker's event loop. A temporary Azure error is
+        # raised (Event Grid redelivers); a permanent one (e.g. both origins enabled) cannot be retried away.
+        try:
+            live = await asyncio.to_thread(live_cluster_id, env)
+        except PermanentError as exc:
+            log.warning("environment %s skipped: its live cluster is unknown (%s)", env.name, exc.code)
+            continue
         if same_resource(live, str(cluster)):
             return env
     return None

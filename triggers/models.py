@@ -104,7 +104,9 @@ class EventGridEventBody(BaseModel):
     data_version: str | None = Field(None, alias="dataVersion")
 
     def normalised(self) -> AksEvent:
-        return AksEvent(id=self.id, topic=self.topic, subject=self.subject, event_type=self.event_type, data=self.data)
+        return AksEvent(
+            id=self.id, topic=self.topic, subject=self.subject, event_type=self.event_type, data=self.data or {}
+        )
 
 
 class CloudEventBody(BaseModel):
@@ -121,7 +123,7 @@ class CloudEventBody(BaseModel):
     data: dict[str, Any] | None = None
 
     def normalised(self) -> AksEvent:
-        return AksEvent(id=self.id, topic=self.source, subject=self.subject, event_type=self.type, data=self.data)
+        return AksEvent(id=self.id, topic=self.source, subject=self.subject, event_type=self.type, data=self.data or {})
 
 
 # ---- Azure Monitor common alert schema
