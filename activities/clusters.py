@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from activities import bp
-from activities._common import PERMANENT_ERROR, azure, azure_activity
+from activities._common import azure, azure_activity
 from bluegreen.clusters import RUN_TAG, Clusters, green_definition, summarize
+from bluegreen.errors import PermanentError
 
 
 def _clusters() -> Clusters:
@@ -22,10 +23,15 @@ def start_green_create(payload: dict[str, Any]) -> dict[str, Any]:
     if existing is not None:
         if existing.get("tags", {}).get(RUN_TAG) == payload["run_id"]:
             return {"status_url": None, "status": "Existing"}
-        return {PERMANENT_ERROR: {"code": "GreenSlotOccupied", "message": f"{payload['green_id']} exists", "temporary": False}}
+        # Never delete a cluster this run did not create: with alternating names this is the previous
+        # run's retired blue, and only an operator (or retire mode `delete`) may remove it.
+        raise PermanentError(
+            "GreenSlotOccupied",
+            f"{payload['green_id']} already exists and is not this run's; delete it (or use retire mode delete)",
+        )
     blue = clusters.get(payload["blue_id"])
     if blue is None:
-        return {PERMANENT_ERROR: {"code": "BlueNotFound", "message": f"{payload['blue_id']} not found", "temporary": False}}
+        raise PermanentError("BlueNotFound", f"{payload['blue_id']} not found")
     body = green_definition(
         blue,
         name=payload["green_name"],

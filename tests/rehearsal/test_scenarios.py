@@ -77,7 +77,7 @@ def test_failed_upgrade_deletes_green_and_blue_never_stops_serving(run_rehearsal
 
 
 def test_crash_resume_finishes_on_a_new_host_without_redoing_the_switch(run_rehearsal):
-    report, rehearsal = run_rehearsal(scenario="crash-resume")
+    _report, rehearsal = run_rehearsal(scenario="crash-resume")
     assert rehearsal.observed.crashed
     writes = [e for e in rehearsal.emulator.requests() if is_front_door_write(e)]
     assert len(writes) == 2  # enable green, disable blue: the resumed host did not switch again
