@@ -84,7 +84,7 @@ def test_crash_resume_finishes_on_a_new_host_without_redoing_the_switch(run_rehe
 
 
 def test_create_at_target_makes_one_create_and_no_upgrades(run_rehearsal):
-    report, rehearsal = run_rehearsal(scenario="happy", strategy="create-at-target")
+    report, _rehearsal = run_rehearsal(scenario="happy", strategy="create-at-target")
     assert report["outcome"] == "completed"
     by_operation = report["arm"]["by_operation"]
     assert by_operation.get("Microsoft.ContainerService/managedClusters/agentPools/write", 0) == 0

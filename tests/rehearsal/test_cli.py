@@ -1,0 +1,127 @@
+"""`python -m bluegreen simulate` as a user runs it: one JSON object, a user's blue cluster, the state file."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURE = ROOT / "tests" / "fixtures" / "arm" / "managed-cluster-blue.json"
+
+
+def simulate(*args: str) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-m", "bluegreen", "simulate", "--json", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    assert len(lines) == 1, done.stdout  # exactly one JSON object on stdout
+    return json.loads(lines[0])
+
+
+def _az_aks_show(body: dict) -> dict:
+    """The flattened camelCase shape `az aks show -o json` prints."""
+    flat = {k: v for k, v in body.items() if k != "properties"}
+    flat.update(body["properties"])
+    flat["resourceGroup"] = "rg-shop-prod"
+    flat["id"] = body["id"].replace("rg-nod-prod", "rg-shop-prod").replace("aks-nod-prod-blue", "aks-shop-blue")
+    flat["name"] = "aks-shop-blue"
+    flat["dnsPrefix"] = "aks-shop-blue"
+    flat["nodeResourceGroup"] = "MC_rg-shop-prod_aks-shop-blue_eastus2"
+    return flat
+
+
+def test_user_blue_cluster_three_minors_below_gives_three_hops_and_a_faithful_green(tmp_path):
+    blue = _az_aks_show(json.loads(FIXTURE.read_text()))
+    blue_file, state = tmp_path / "blue.json", tmp_path / "state.json"
+    blue_file.write_text(json.dumps(blue))
+    report = simulate("--blue-cluster", str(blue_file), "--target-version", "1.34.2", "--state-out", str(state))
+
+    assert report["outcome"] == "completed", report["reason"]
+    assert set(report) >= {
+        "scenario",
+        "outcome",
+        "reason",
+        "instance_id",
+        "live",
+        "blue",
+        "green",
+        "resources",
+        "upgrade_path",
+        "timeline",
+        "arm",
+        "rollback",
+        "history_events",
+        "virtual_seconds",
+        "wall_seconds",
+    }
+    assert report["upgrade_path"] == ["1.32.9", "1.33.6", "1.34.2"]
+    assert report["live"] == {"cluster": "aks-shop-green", "version": "1.34.2"}
+    by_operation = report["arm"]["by_operation"]
+    assert by_operation["Microsoft.ContainerService/managedClusters/write"] == 1 + 3  # the create, one per hop
+    pools = len(blue["agentPoolProfiles"])
+    assert by_operation["Microsoft.ContainerService/managedClusters/agentPools/write"] == 3 * pools
+    assert {e["phase"] for e in report["timeline"]} >= {"clone", "upgrade", "verify", "approval", "switch", "bake"}
+
+    resources = json.loads(state.read_text())
+    clusters = {r["name"]: r for r in resources if r["type"].lower() == "microsoft.containerservice/managedclusters"}
+    green = clusters["aks-shop-green"]["properties"]
+    for key in (
+        "networkProfile",
+        "aadProfile",
+        "addonProfiles",
+        "autoUpgradeProfile",
+        "securityProfile",
+        "oidcIssuerProfile",
+        "storageProfile",
+        "workloadAutoScalerProfile",
+        "autoScalerProfile",
+    ):
+        expected = blue[key]
+        got = green[key]
+        if key == "networkProfile":  # effective outbound IPs are read-only and belong to each cluster
+            expected = {
+                **expected,
+                "loadBalancerProfile": {
+                    k: v for k, v in expected["loadBalancerProfile"].items() if k != "effectiveOutboundIPs"
+                },
+            }
+            got = {
+                **got,
+                "loadBalancerProfile": {
+                    k: v for k, v in got["loadBalancerProfile"].items() if k != "effectiveOutboundIPs"
+                },
+            }
+        if key == "oidcIssuerProfile":
+            expected, got = expected["enabled"], got["enabled"]  # the issuer URL is new per cluster
+        assert got == expected, key
+    assert green["dnsPrefix"] != blue["dnsPrefix"] and green["nodeResourceGroup"] != blue["nodeResourceGroup"]
+    assert clusters["aks-shop-green"]["tags"]["app"] == blue["tags"]["app"]
+
+
+def test_same_options_give_the_same_resource_ids():
+    first, second = simulate("--scenario", "reject"), simulate("--scenario", "reject")
+    assert first["outcome"] == second["outcome"] == "rejected"
+    assert first["resources"] == second["resources"] and first["instance_id"] == second["instance_id"]
+
+
+def test_bad_blue_cluster_file_is_a_clear_error(tmp_path):
+    bad = tmp_path / "blue.json"
+    bad.write_text('{"name": "no id"}')
+    done = subprocess.run(
+        [sys.executable, "-m", "bluegreen", "simulate", "--blue-cluster", str(bad)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "--blue-cluster" in done.stderr and "Traceback" not in done.stderr
