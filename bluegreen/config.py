@@ -136,14 +136,16 @@ class Retire(_Model):
     mode: Literal["keep", "stop", "delete"] = "stop"
 
 
+AksEventName = Literal["ClusterSupportEnding", "ClusterSupportEnded", "NewKubernetesVersionAvailable"]
+DEFAULT_START_ON: tuple[AksEventName, ...] = ("ClusterSupportEnding", "ClusterSupportEnded")
+
+
 class Policy(_Model):
     """What the AKS lifecycle events may start, and towards which version."""
 
     target: str = "latest"
     allow_preview: bool = False
-    start_on: list[Literal["ClusterSupportEnding", "ClusterSupportEnded", "NewKubernetesVersionAvailable"]] = Field(
-        default_factory=lambda: ["ClusterSupportEnding", "ClusterSupportEnded"]
-    )
+    start_on: list[AksEventName] = Field(default_factory=lambda: list(DEFAULT_START_ON))
 
 
 class Environment(_Model):

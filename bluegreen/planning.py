@@ -59,7 +59,7 @@ def resolve_run_plan(clients: AzureClients, request: dict[str, Any]) -> dict[str
     clusters = Clusters(clients)
     ref = front_door_ref(env)
     traffic = provider_for(clients, ref).read()
-    live = live_side(traffic, dict(env.front_door.origins))
+    live = live_side(traffic, {str(side): key for side, key in env.front_door.origins.items()})
     idle = other_side(live)
 
     blue_id = slot_cluster_id(env, live, clusters)

@@ -19,15 +19,18 @@ def _start_emulator(clock: Any, seed: list[str]) -> tuple[Any, dict[str, str]]:
     """The emulated Azure in this process, sharing the clock; None if it cannot be started."""
     try:
         from local.azure_emulator import AzureEmulator  # imported lazily: only `--azure emulated` needs it
+        from local.azure_emulator.seed import load_file
     except ImportError as exc:
         print(f"warning: emulated Azure unavailable ({exc}); serving without it", file=sys.stderr)
         return None, {}
-    emulator = AzureEmulator(clock=clock, seed=list(seed)).start(port=0)
+    resources = [body for path in seed for body in load_file(path)]
+    emulator = AzureEmulator(clock=clock, seed=resources).start(port=0)
     env = {
         "BLUEGREEN_AZURE_MODE": "emulated",
         "BLUEGREEN_ARM_ENDPOINT": str(emulator.arm_endpoint),
         "BLUEGREEN_METRICS_ENDPOINT": str(emulator.metrics_endpoint),
         "BLUEGREEN_CA_BUNDLE": str(emulator.ca_bundle),
+        "BLUEGREEN_PROBE_BASE": f"{emulator.arm_endpoint}/_probe",
     }
     print(f"Emulated Azure: ARM {emulator.arm_endpoint}  metrics {emulator.metrics_endpoint}", flush=True)
     return emulator, env
@@ -42,7 +45,11 @@ def run(args: argparse.Namespace) -> int:
     clock = make_clock(args.clock)
     emulator, env = None, {"BLUEGREEN_AZURE_MODE": "azure"}
     if args.azure == "emulated":
-        emulator, env = _start_emulator(clock, getattr(args, "seed", []) or [])
+        try:
+            emulator, env = _start_emulator(clock, getattr(args, "seed", []) or [])
+        except ValueError as exc:  # SeedError: a seed file that is not ARM JSON
+            print(f"error: bad seed file {exc}", file=sys.stderr)
+            return 2
     host = LocalHost(app=app_path, state=args.state, clock=clock, port=args.port, env=env)
     try:
         host.start()
