@@ -21,6 +21,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--target-version", metavar="V", help="default: latest GA")
     p.add_argument("--strategy", choices=["clone-then-upgrade", "create-at-target"], default="clone-then-upgrade")
     p.add_argument("--front-door", choices=["standard", "classic"], default="standard")
+    p.add_argument("--event", metavar="FILE", help="start by delivering this Event Grid / CloudEvents file")
+    p.add_argument("--alert", metavar="FILE", help="deliver this alert to /api/alerts once the run is baking")
     p.add_argument("--state-out", metavar="FILE", help="write every emulated ARM resource here at the end")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the timeline")
     return p
@@ -41,12 +43,18 @@ def run(args: argparse.Namespace) -> int:
                 target_version=options.target_version,
                 strategy=options.strategy,
                 front_door=options.front_door,
+                event_file=options.event,
+                alert_file=options.alert,
             ),
             on_timeline=None if options.json else _print_entry,
         )
     except BadClusterFile as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    for flag, path in (("--event", options.event), ("--alert", options.alert)):
+        if path and not Path(path).is_file():
+            print(f"error: {flag} {path}: no such file", file=sys.stderr)
+            return 2
     if not options.json:
         print(
             f"Rehearsal '{options.scenario}': {rehearsal.estate.blue_name} -> {rehearsal.estate.green_name} "

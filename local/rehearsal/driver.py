@@ -38,8 +38,8 @@ class Options:
     target_version: str | None = None
     strategy: str = "clone-then-upgrade"
     front_door: str = "standard"
-    event_file: str | None = None
-    alert_file: str | None = None
+    event_file: str | None = None  # start through the Event Grid webhook with this file
+    alert_file: str | None = None  # deliver this alert to /api/alerts once the run bakes
     wall_timeout: float = 120.0
 
 
@@ -108,10 +108,10 @@ class Rehearsal:
     # ---- the operator
 
     def _request(
-        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None, raw: bytes | None = None
     ) -> tuple[int, Any]:
         assert self.host is not None
-        data = None if body is None else json.dumps(body).encode()
+        data = raw if raw is not None else None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.host.base_url + path, data=data, method=method)
         request.add_header("Content-Type", "application/json")
         for name, value in (headers or {}).items():
@@ -158,6 +158,12 @@ class Rehearsal:
             self.observed.spiked = True
             self.emulator.set_error_fraction(self.estate.green_name, 0.3)
             return True
+        if phase == "bake" and self.options.alert_file and self.observed.alert_sent_wall is None:
+            self._deliver_alert()
+            return True
+        if self.emulator is not None and self.emulator.pending_webhooks():
+            self.emulator.flush_webhooks()  # the emulated Azure Monitor posts its alerts to /api/alerts
+            return True
         if phase == "bake" and scenario == "crash-resume" and not self.observed.crashed:
             self.observed.crashed = True
             self._crash.set()
@@ -165,31 +171,56 @@ class Rehearsal:
         return False
 
     def _decide(self, approve: bool) -> None:
+        """Approve or reject through the operator API, as a second person (four-eyes)."""
         assert self.observed.instance_id is not None
-        payload = {"approved": approve, "by": APPROVER, "comment": "rehearsal" if approve else "rehearsal says no"}
+        verb = "approve" if approve else "reject"
+        comment = "rehearsal: looks good" if approve else "rehearsal says no"
         status, body = self._request(
-            "POST",
-            f"/runtime/webhooks/durabletask/instances/{self.observed.instance_id}/raiseEvent/Approval",
-            payload,
+            "POST", f"/api/upgrades/{self.observed.instance_id}/{verb}", {"comment": comment}, _as(APPROVER)
         )
-        if status >= 300:
-            raise RuntimeError(f"approval was refused: {status} {body}")
+        if status != 202:
+            raise RuntimeError(f"{verb} was refused: {status} {body}")
+
+    def _deliver_alert(self) -> None:
+        assert self.options.alert_file is not None
+        payload = Path(self.options.alert_file).read_bytes()
+        self.observed.alert_sent_wall = time.time()
+        status, body = self._request("POST", "/api/alerts", raw=payload)
+        self.observed.events.append(f"alert delivered: {status} {body}")
 
     def _start_run(self) -> None:
+        if self.options.event_file:
+            self._start_from_event()
+            return
         request = {
             "environment": self.estate.environment,
-            "target_version": self.options.target_version,
+            "targetVersion": self.options.target_version,
             "strategy": self.options.strategy,
             "reason": f"rehearsal: {self.options.scenario}",
-            "started_by": INITIATOR,
         }
-        instance_id = f"{self.estate.environment}-rehearsal"
+        status, body = self._request("POST", "/api/upgrades", {k: v for k, v in request.items() if v}, _as(INITIATOR))
+        if status != 202:
+            raise RuntimeError(f"could not start the run: {status} {body}")
+        self.observed.instance_id = body["runId"]
+
+    def _start_from_event(self) -> None:
+        """Deliver the file through the Event Grid webhook, then see whether it started a run."""
+        assert self.options.event_file is not None
+        raw = Path(self.options.event_file).read_bytes()
         status, body = self._request(
-            "POST", f"/runtime/webhooks/durabletask/orchestrators/{ORCHESTRATOR}/{instance_id}", request
+            "POST",
+            "/runtime/webhooks/eventgrid?functionName=aks_lifecycle_events",
+            raw=raw,
+            headers={"aeg-event-type": "Notification"},
         )
         if status >= 300:
-            raise RuntimeError(f"could not start the run: {status} {body}")
-        self.observed.instance_id = instance_id
+            raise RuntimeError(f"the Event Grid delivery failed: {status} {body}")
+        _, runs = self._request("GET", f"/api/upgrades?environment={self.estate.environment}")
+        started = (runs or {}).get("runs") or []
+        if started:
+            self.observed.instance_id = started[0]["id"]
+        else:
+            self.observed.not_started_reason = why_not_started(raw, self.estate)
 
     def _print_new_timeline(self, timeline: list[dict[str, Any]]) -> None:
         with self._printing:
@@ -207,7 +238,22 @@ class Rehearsal:
         settings = self._app_settings(self.emulator)
         try:
             self.host = self._start_host(settings)
+            if self.options.scenario == "error-spike":
+                # Azure Monitor watches the Front Door too; its rule (10% over 5 min) fires after the
+                # bake's one-minute metric check has already rolled back, so the trigger is `metrics`.
+                self.emulator.add_alert_rule(
+                    "afd-5xx", self.estate.front_door_id, 10.0, webhook_url=f"{self.host.base_url}/api/alerts"
+                )
             self._start_run()
+            if self.observed.instance_id is None:
+                return {
+                    "outcome": "not_started",
+                    "reason": self.observed.not_started_reason,
+                    "final": None,
+                    "history_events": 0,
+                    "virtual_seconds": 0.0,
+                    "wall_seconds": time.monotonic() - started_wall,
+                }
             final = self._wait_for_outcome(settings)
             history = self.host.history(self.observed.instance_id) if self.observed.instance_id else []
             output = (final or {}).get("output")
@@ -237,3 +283,28 @@ class Rehearsal:
             except TimeoutError:
                 continue
         raise TimeoutError(f"the run did not finish within {self.options.wall_timeout:.0f} s of wall time")
+
+
+def _as(user: str) -> dict[str, str]:
+    """The header App Service Authentication injects for a signed-in caller."""
+    return {"X-MS-CLIENT-PRINCIPAL-NAME": user}
+
+
+def why_not_started(raw: bytes, estate: Estate) -> str:
+    """Explain, from the event itself, why the delivery started no run."""
+    try:
+        events = json.loads(raw)
+    except ValueError:
+        return "the event file is not JSON"
+    event = (events[0] if isinstance(events, list) and events else events) or {}
+    if not isinstance(event, dict):
+        return "the event file holds no event"
+    kind = str(event.get("eventType") or event.get("type") or "?")
+    source = str(event.get("topic") or event.get("source") or "?")
+    cluster = source.rstrip("/").rsplit("/", 1)[-1]
+    if cluster.lower() != estate.blue_name.lower():
+        return f"{kind} for cluster {cluster}, which is not the live cluster of any configured environment"
+    short = kind.rsplit(".", 1)[-1]
+    if short not in ("ClusterSupportEnding", "ClusterSupportEnded"):
+        return f"{short} does not start runs for {estate.environment} (policy.start_on)"
+    return f"{short} for {cluster} started no run"

@@ -97,3 +97,35 @@ def test_classic_front_door_completes_too(run_rehearsal):
     assert report["outcome"] == "completed", report["reason"]
     assert report["live"]["cluster"] == rehearsal.estate.green_name
     _assert_traffic_always_had_an_origin(rehearsal)
+
+
+FIXTURES = __import__("pathlib").Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def test_fired_alert_during_bake_rolls_back_with_trigger_alert(run_rehearsal):
+    report, rehearsal = run_rehearsal(alert_file=str(FIXTURES / "alerts" / "metric-alert-fired.json"))
+    assert report["outcome"] == "rolled_back"
+    assert report["rollback"]["trigger"] == "alert"
+    assert report["rollback"]["reaction_ms"] is not None and report["rollback"]["reaction_ms"] >= 0
+    assert report["live"]["cluster"] == rehearsal.estate.blue_name
+
+
+def test_resolved_alert_changes_nothing(run_rehearsal):
+    report, _ = run_rehearsal(alert_file=str(FIXTURES / "alerts" / "metric-alert-resolved.json"))
+    assert report["outcome"] == "completed" and report["rollback"] is None
+
+
+def test_support_ending_event_for_the_live_cluster_starts_a_run_through_event_grid(run_rehearsal):
+    report, _ = run_rehearsal(event_file=str(FIXTURES / "eventgrid" / "cluster-support-ending.cloudevent.json"))
+    assert report["outcome"] == "completed", report["reason"]
+    assert report["instance_id"].startswith("nod-prod-")
+
+
+def test_event_for_another_cluster_starts_nothing(run_rehearsal, tmp_path):
+    event = (
+        (FIXTURES / "eventgrid" / "cluster-support-ending.json").read_text().replace("aks-nod-prod-blue", "aks-other")
+    )
+    (tmp_path / "other.json").write_text(event)
+    report, _ = run_rehearsal(event_file=str(tmp_path / "other.json"))
+    assert report["outcome"] == "not_started"
+    assert "aks-other" in report["reason"]
