@@ -14,6 +14,7 @@ from typing import Any
 
 from bluegreen.azure import AzureClients, clients
 from bluegreen.errors import PermanentError, TemporaryError, classify
+from bluegreen.traffic import FrontDoorRef, TrafficProvider, provider_for
 
 log = logging.getLogger("bluegreen.activities")
 
@@ -45,3 +46,9 @@ def azure_activity(fn: Activity) -> Activity:
 
 def azure() -> AzureClients:
     return clients()
+
+
+def front_door(payload: dict[str, Any]) -> TrafficProvider:
+    """The traffic provider for the plan's `front_door` entry (kind, id, group)."""
+    fd = payload["front_door"]
+    return provider_for(azure(), FrontDoorRef(fd["kind"], fd["id"], fd["group"]))

@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from activities import bp
-from activities._common import azure, azure_activity
-from bluegreen.traffic import FrontDoorRef, provider_for
-
-
-def _provider(payload: dict[str, Any]) -> Any:
-    fd = payload["front_door"]
-    return provider_for(azure(), FrontDoorRef(fd["kind"], fd["id"], fd["group"]))
+from activities._common import azure, azure_activity, front_door
+from bluegreen.metrics import origin_error_rate
+from bluegreen.traffic import FrontDoorRef
 
 
 @bp.activity_trigger(input_name="payload")
 @azure_activity
 def read_traffic(payload: dict[str, Any]) -> dict[str, Any]:
-    return _provider(payload).read().as_dict()
+    return front_door(payload).read().as_dict()
 
 
 @bp.activity_trigger(input_name="payload")
 @azure_activity
 def set_origin_enabled(payload: dict[str, Any]) -> dict[str, Any]:
-    provider = _provider(payload)
+    provider = front_door(payload)
     origin = provider.read().origin(payload["origin"])
     if origin is not None and origin.enabled == payload["enabled"]:
         return {"changed": False}
@@ -34,10 +31,7 @@ def set_origin_enabled(payload: dict[str, Any]) -> dict[str, Any]:
 @bp.activity_trigger(input_name="payload")
 @azure_activity
 def measure_error_rate(payload: dict[str, Any]) -> dict[str, Any]:
-    from datetime import datetime, timedelta
-
-    from bluegreen.metrics import origin_error_rate
-
+    """Green's 5xx share over the last interval, ending at the orchestrator's (deterministic) now."""
     fd = payload["front_door"]
     rate = origin_error_rate(
         azure().metrics(),

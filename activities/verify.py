@@ -6,24 +6,18 @@ import os
 from typing import Any
 
 from activities import bp
-from activities._common import azure, azure_activity
+from activities._common import azure, azure_activity, front_door
 from bluegreen import verification
 from bluegreen.clusters import Clusters, summarize
 from bluegreen.decisions import verification_problems
 from bluegreen.errors import PermanentError
-from bluegreen.traffic import FrontDoorRef, provider_for
-
-
-def _front_door(payload: dict[str, Any]) -> Any:
-    fd = payload["front_door"]
-    return provider_for(azure(), FrontDoorRef(fd["kind"], fd["id"], fd["group"]))
 
 
 @bp.activity_trigger(input_name="payload")
 @azure_activity
 def prepare_green_origin(payload: dict[str, Any]) -> dict[str, Any]:
     """Fixed addresses: nothing to do. Discovered: point green's (disabled) origin at green's ingress."""
-    provider = _front_door(payload)
+    provider = front_door(payload)
     key = payload["front_door"]["origins"]["green"]
     origin = provider.read().origin(key)
     if origin is None:
@@ -55,7 +49,7 @@ def verify_green(payload: dict[str, Any]) -> dict[str, Any]:
         deployments = clusters.run_command(cluster_id, verification.DEPLOYMENTS_COMMAND)
         report["nodes"] = verification.summarize_nodes(nodes["logs"])
         report["deployments"] = verification.summarize_deployments(deployments["logs"])
-    origin = _front_door(payload).read().origin(payload["front_door"]["origins"]["green"])
+    origin = front_door(payload).read().origin(payload["front_door"]["origins"]["green"])
     report["origin"] = origin.as_dict() if origin else None
     smoke = payload["smoke"]
     if smoke.get("enabled", True) and origin is not None and origin.host:
