@@ -19,7 +19,8 @@ from orchestrators.run import Aborted, Run, StepFailed
 def bluegreen_upgrade(context: df.DurableOrchestrationContext) -> Any:
     request = context.get_input() or {}
     run = Run(context, request)
-    run.enter("resolve", f"resolving {request.get('environment')}")
+    # Resolving is the first part of the clone phase: the timeline's phases are the runbook's.
+    run.enter("clone", f"resolving {request.get('environment')}: live side, target version, path")
     try:
         plan = yield from run.activity(resolve_run, {**request, "run_id": context.instance_id})
     except StepFailed as failure:
@@ -49,7 +50,7 @@ def bluegreen_upgrade(context: df.DurableOrchestrationContext) -> Any:
             return finish(run, plan, "rejected", decision["comment"] or f"rejected by {decision['by']}")
         run.note(f"approved by {decision['by']}")
     except Aborted as abort:
-        run.enter("abort", f"aborted by {abort.by}: {abort.reason}")
+        run.note(f"aborted by {abort.by}: {abort.reason}")
         run.abortable = False
         yield from steps.remove_green(run, plan)
         return finish(run, plan, "aborted", f"aborted by {abort.by}: {abort.reason}")

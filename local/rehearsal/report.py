@@ -97,7 +97,7 @@ def build_report(
         "instance_id": final.get("instanceId"),
         "live": live_cluster(emulator, estate),
         "blue": _cluster(emulator, (output.get("blue") or {}).get("cluster")) or output.get("blue"),
-        "green": (_cluster(emulator, green_name) or output.get("green")) if green_name else None,
+        "green": _cluster(emulator, green_name),  # null when no green exists at the end
         "resources": {
             "front_door": resources.get("front_door", estate.front_door_id),
             "blue": resources.get("blue"),

@@ -44,8 +44,9 @@ def test_scenario_reaches_its_outcome_with_an_origin_enabled_throughout(run_rehe
     assert live_cluster["powerState"]["code"] == "Running"
     if scenario in ("happy", "crash-resume", "error-spike"):
         _assert_traffic_always_had_an_origin(rehearsal)
+    contract = {"clone", "upgrade", "verify", "approval", "switch", "bake", "rollback", "retire"}
     phases = [entry["phase"] for entry in report["timeline"]]
-    assert phases[0] == "resolve"
+    assert phases[0] == "clone" and set(phases) <= contract, phases
 
 
 def test_happy_path_moves_traffic_to_the_upgraded_green_and_stops_blue(run_rehearsal):
