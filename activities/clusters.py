@@ -85,17 +85,21 @@ def start_cluster_stop(payload: dict[str, Any]) -> dict[str, Any]:
 @bp.activity_trigger(input_name="payload")
 @azure_activity
 def check_cluster_operation(payload: dict[str, Any]) -> dict[str, Any]:
-    """One look: the operation's status (or, without one, the cluster's provisioning state) and the cluster."""
+    """One look at a long operation: its status document when ARM gave one, else the cluster's state.
+
+    One ARM read per poll: the operation's status URL answers by itself, so the cluster is read
+    only for operations that had nothing to start (an existing green, a cluster already stopped).
+    """
     clusters = _clusters()
     operation = payload.get("operation") or {}
-    cluster = clusters.get(payload["cluster_id"])
-    summary = summarize(cluster) if cluster is not None else None
     if operation.get("status_url"):
-        status = clusters.operation_status(payload["cluster_id"], operation)
-    elif operation.get("status") == "Gone" or (payload.get("expect_gone") and summary is None):
-        status = {"status": "Succeeded", "error": None}
-    else:
-        state = (summary or {}).get("provisioning_state") or "Failed"
-        done = state in ("Succeeded", "Failed", "Canceled")
-        status = {"status": state if done else "InProgress", "error": (summary or {}).get("error")}
-    return {**status, "cluster": summary}
+        return clusters.operation_status(payload["cluster_id"], operation)
+    cluster = clusters.get(payload["cluster_id"])
+    if cluster is None:
+        if payload.get("expect_gone"):
+            return {"status": "Succeeded", "error": None}
+        return {"status": "Failed", "error": {"code": "ClusterNotFound", "message": f"{payload['cluster_id']} is gone"}}
+    summary = summarize(cluster)
+    state = summary["provisioning_state"] or "Failed"
+    done = state in ("Succeeded", "Failed", "Canceled")
+    return {"status": state if done else "InProgress", "error": summary["error"]}

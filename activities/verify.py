@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from activities import bp
@@ -53,16 +52,8 @@ def verify_green(payload: dict[str, Any]) -> dict[str, Any]:
     report["origin"] = origin.as_dict() if origin else None
     smoke = payload["smoke"]
     if smoke.get("enabled", True) and origin is not None and origin.host:
-        url, verify_tls = _probe_target(origin.host, smoke)
+        url, verify_tls = verification.probe_target(origin.host, smoke["path"], smoke["scheme"], azure().settings)
         report["smoke"] = verification.smoke_probe(url, smoke["expected_status"], smoke["timeout_seconds"], verify_tls)
     report["problems"] = verification_problems(report, target)
     report["passed"] = not report["problems"]
     return report
-
-
-def _probe_target(host: str, smoke: dict[str, Any]) -> tuple[str, str | bool]:
-    # The emulated Azure also plays the internet: probes go through it by configuration alone.
-    base = os.environ.get("BLUEGREEN_PROBE_BASE")
-    if base:
-        return f"{base.rstrip('/')}/{host}{smoke['path']}", os.environ.get("BLUEGREEN_CA_BUNDLE") or True
-    return f"{smoke['scheme']}://{host}{smoke['path']}", True

@@ -44,9 +44,6 @@ class ResourceId:
             f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}/providers/{self.provider}/{tail}"
         )
 
-    def child(self, type_: str, name: str) -> ResourceId:
-        return ResourceId(self.subscription, self.resource_group, self.provider, (*self.segments, (type_, name)))
-
     def sibling(self, name: str) -> ResourceId:
         """The resource of the same type and parent with another name (blue's id -> green's id)."""
         type_, _ = self.segments[-1]

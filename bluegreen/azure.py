@@ -32,6 +32,8 @@ class AzureSettings:
     arm_endpoint: str = PUBLIC_ARM_ENDPOINT
     metrics_endpoint: str = PUBLIC_METRICS_ENDPOINT
     ca_bundle: str | None = None
+    # Emulated only: the emulated Azure also answers smoke probes, at {probe_base}/{host}{path}.
+    probe_base: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> AzureSettings:
@@ -44,6 +46,7 @@ class AzureSettings:
             arm_endpoint=env.get("BLUEGREEN_ARM_ENDPOINT", PUBLIC_ARM_ENDPOINT).rstrip("/"),
             metrics_endpoint=env.get("BLUEGREEN_METRICS_ENDPOINT", PUBLIC_METRICS_ENDPOINT).rstrip("/"),
             ca_bundle=env.get("BLUEGREEN_CA_BUNDLE") or None,
+            probe_base=env.get("BLUEGREEN_PROBE_BASE") or None,
         )
 
 
@@ -119,38 +122,30 @@ class AzureClients:
                 client = self._cache[(kind, key)] = build()
             return client
 
-    def containers(self, subscription: str) -> Any:
-        from azure.mgmt.containerservice import ContainerServiceClient
-
+    def _arm(self, client_class: type, subscription: str) -> Any:
+        """An ARM management client of that class for one subscription, made once."""
         return self._cached(
-            "aks",
+            client_class.__name__,
             subscription,
-            lambda: ContainerServiceClient(
+            lambda: client_class(
                 self.credential, subscription, base_url=self.settings.arm_endpoint, **self._client_kwargs()
             ),
         )
+
+    def containers(self, subscription: str) -> Any:
+        from azure.mgmt.containerservice import ContainerServiceClient
+
+        return self._arm(ContainerServiceClient, subscription)
 
     def cdn(self, subscription: str) -> Any:
         from azure.mgmt.cdn import CdnManagementClient
 
-        return self._cached(
-            "cdn",
-            subscription,
-            lambda: CdnManagementClient(
-                self.credential, subscription, base_url=self.settings.arm_endpoint, **self._client_kwargs()
-            ),
-        )
+        return self._arm(CdnManagementClient, subscription)
 
     def frontdoor(self, subscription: str) -> Any:
         from azure.mgmt.frontdoor import FrontDoorManagementClient
 
-        return self._cached(
-            "frontdoor",
-            subscription,
-            lambda: FrontDoorManagementClient(
-                self.credential, subscription, base_url=self.settings.arm_endpoint, **self._client_kwargs()
-            ),
-        )
+        return self._arm(FrontDoorManagementClient, subscription)
 
     def metrics(self) -> Any:
         from azure.monitor.querymetrics import MetricsClient

@@ -46,9 +46,9 @@ def verification_problems(report: dict[str, Any], target: str) -> list[str]:
     nodes = report.get("nodes") or {}
     if nodes.get("ready", 0) < nodes.get("total", 0) or not nodes.get("total"):
         problems.append(f"{nodes.get('ready', 0)} of {nodes.get('total', 0)} nodes Ready")
-    stale = [n for n, v in (nodes.get("versions") or {}).items() if v.lstrip("v") != target]
+    stale = {v: n for v, n in (nodes.get("versions") or {}).items() if v.lstrip("v") != target}
     if stale:
-        problems.append(f"nodes not at {target}: {', '.join(sorted(stale)[:5])}")
+        problems.append(f"nodes not at {target}: " + ", ".join(f"{n} at {v}" for v, n in sorted(stale.items())))
     deployments = report.get("deployments") or {}
     if deployments.get("unavailable"):
         problems.append(f"deployments not available: {', '.join(deployments['unavailable'][:5])}")

@@ -7,6 +7,8 @@ from typing import Any
 
 import requests
 
+from bluegreen.azure import AzureSettings
+
 NODES_COMMAND = "kubectl get nodes -o json"
 DEPLOYMENTS_COMMAND = "kubectl get deployments -A -o json"
 SERVICES_COMMAND = "kubectl get svc -A -o json"
@@ -24,13 +26,14 @@ def _items(logs: str) -> list[dict[str, Any]]:
 def summarize_nodes(logs: str) -> dict[str, Any]:
     nodes = _items(logs)
     ready = 0
-    versions = {}
+    # Counted per version, not listed per node: the report rides in the custom status (16 KB on Azure).
+    versions: dict[str, int] = {}
     for node in nodes:
-        name = node.get("metadata", {}).get("name", "?")
         conditions = node.get("status", {}).get("conditions") or []
         if any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions):
             ready += 1
-        versions[name] = node.get("status", {}).get("nodeInfo", {}).get("kubeletVersion", "")
+        version = node.get("status", {}).get("nodeInfo", {}).get("kubeletVersion", "")
+        versions[version] = versions.get(version, 0) + 1
     return {"total": len(nodes), "ready": ready, "versions": versions}
 
 
@@ -57,6 +60,13 @@ def ingress_address(logs: str) -> str | None:
             if address:
                 return str(address)
     return None
+
+
+def probe_target(host: str, path: str, scheme: str, settings: AzureSettings) -> tuple[str, str | bool]:
+    """The URL to probe and the TLS verification to use: green itself, or the emulated internet."""
+    if settings.probe_base:
+        return f"{settings.probe_base.rstrip('/')}/{host}{path}", settings.ca_bundle or True
+    return f"{scheme}://{host}{path}", True
 
 
 def smoke_probe(url: str, expected_status: int, timeout: float, verify: str | bool = True) -> dict[str, Any]:

@@ -56,17 +56,6 @@ class Catalogue:
                 offered.append(OfferedVersion(Version.parse(patch), preview))
         return cls(offered)
 
-    def as_arm(self) -> dict[str, Any]:
-        """Back to the ARM shape (what crosses the Durable boundary is plain JSON)."""
-        minors: dict[tuple[int, int], dict[str, Any]] = {}
-        for o in self._offered:
-            entry = minors.setdefault(
-                o.version.minor_key,
-                {"version": f"{o.version.major}.{o.version.minor}", "isPreview": o.preview, "patchVersions": {}},
-            )
-            entry["patchVersions"][str(o.version)] = {}
-        return {"values": list(minors.values())}
-
     def patches(self, minor_key: tuple[int, int], *, allow_preview: bool) -> list[Version]:
         return [
             o.version for o in self._offered if o.version.minor_key == minor_key and (allow_preview or not o.preview)

@@ -98,14 +98,6 @@ class VirtualClock(_Sources):
         if seconds > 0:
             self.advance(seconds)
 
-    def jump_to_next_wakeup(self) -> datetime | None:
-        """Advance to the earliest future wake-up; return it, or None if nobody is waiting."""
-        due = self.next_wakeup()
-        if due is None or due <= self.now():
-            return due
-        self.advance_to(due)
-        return due
-
 
 def make_clock(kind: str) -> RealClock | VirtualClock:
     if kind == "real":

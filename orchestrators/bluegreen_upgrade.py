@@ -45,6 +45,7 @@ def bluegreen_upgrade(context: df.DurableOrchestrationContext) -> Any:
         decision = yield from steps.approval(run, plan, report)
         run.facts["approval"] = decision
         if not decision["approved"]:
+            run.abortable = False
             run.note(f"rejected by {decision['by'] or 'nobody'}: {decision['comment'] or 'no comment'}")
             yield from steps.remove_green(run, plan)
             return finish(run, plan, "rejected", decision["comment"] or f"rejected by {decision['by']}")

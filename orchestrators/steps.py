@@ -132,7 +132,8 @@ def approval(run: Run, plan: dict[str, Any], report: dict[str, Any]) -> Step:
     run.enter(
         "approval",
         f"waiting for approval until {deadline.strftime('%Y-%m-%dT%H:%M:%SZ')}",
-        {"awaiting": APPROVAL_EVENT, "deadline": deadline.strftime("%Y-%m-%dT%H:%M:%SZ"), "report": report},
+        # The verification report itself is in the custom status once, under `verification`.
+        {"awaiting": APPROVAL_EVENT, "deadline": deadline.strftime("%Y-%m-%dT%H:%M:%SZ"), "passed": report["passed"]},
     )
     timer = run.context.create_timer(deadline)
     decision = run.context.wait_for_external_event(APPROVAL_EVENT)
@@ -228,11 +229,19 @@ def retire(run: Run, plan: dict[str, Any]) -> Step:
 
 
 def remove_green(run: Run, plan: dict[str, Any]) -> Step:
-    """After a failure before the switch: delete green unless the configuration keeps it for study."""
+    """After a failure before the switch: delete green unless the configuration keeps it for study.
+
+    Best effort: the run's outcome is already decided, and blue was never touched, so a failed
+    delete is reported in the timeline rather than turning the outcome into a crash.
+    """
     green = plan["green"]
     if plan["settings"]["keep_failed_green"]:
         run.note(f"{green['name']} kept for investigation (keep_failed_green)")
         return
-    operation = yield from run.activity(start_cluster_delete, {"cluster_id": green["cluster_id"]})
-    yield from wait_for_operation(run, green["cluster_id"], operation, "deleting green", gone=True)
+    try:
+        operation = yield from run.activity(start_cluster_delete, {"cluster_id": green["cluster_id"]})
+        yield from wait_for_operation(run, green["cluster_id"], operation, "deleting green", gone=True)
+    except StepFailed as failure:
+        run.note(f"could not delete {green['name']} ({failure.code}: {failure.message}); delete it by hand")
+        return
     run.note(f"{green['name']} deleted; {plan['blue']['name']} stayed live throughout")

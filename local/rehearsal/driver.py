@@ -8,21 +8,24 @@ host after the switch and starts a new one on the same SQLite state.
 from __future__ import annotations
 
 import json
+import sys
 import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bluegreen import azure as azure_settings
+from bluegreen.config import DEFAULT_START_ON
 from local.azure_emulator import AzureEmulator
 from local.clock import VirtualClock
 from local.functions_host import LocalHost
 from local.rehearsal.world import Estate, build_estate, environment_config, load_blue
+from triggers.decisions import EventAction, event_action
 
 SCENARIOS = ("happy", "reject", "approval-timeout", "upgrade-fails", "verify-fails", "error-spike", "crash-resume")
 ORCHESTRATOR = "bluegreen_upgrade"
@@ -54,7 +57,6 @@ class Observed:
     injected: bool = False
     spiked: bool = False  # the scenario's fault (error spike, unready workloads) was injected
     alert_sent_wall: float | None = None
-    events: list[str] = field(default_factory=list)
 
 
 class Rehearsal:
@@ -186,7 +188,8 @@ class Rehearsal:
         payload = Path(self.options.alert_file).read_bytes()
         self.observed.alert_sent_wall = time.time()
         status, body = self._request("POST", "/api/alerts", raw=payload)
-        self.observed.events.append(f"alert delivered: {status} {body}")
+        if status >= 400:  # the run goes on to its outcome; say why the alert changed nothing
+            print(f"warning: /api/alerts refused {self.options.alert_file}: {status} {body}", file=sys.stderr)
 
     def _start_run(self) -> None:
         if self.options.event_file:
@@ -305,6 +308,10 @@ def why_not_started(raw: bytes, estate: Estate) -> str:
     if cluster.lower() != estate.blue_name.lower():
         return f"{kind} for cluster {cluster}, which is not the live cluster of any configured environment"
     short = kind.rsplit(".", 1)[-1]
-    if short not in ("ClusterSupportEnding", "ClusterSupportEnded"):
+    # The same rule the Event Grid trigger applies, with the rehearsal environment's (default) policy.
+    action = event_action(short, DEFAULT_START_ON)
+    if action == EventAction.NOT_A_STARTER:
+        return f"{short} never starts a run"
+    if action == EventAction.POLICY_SAYS_NO:
         return f"{short} does not start runs for {estate.environment} (policy.start_on)"
-    return f"{short} for {cluster} started no run"
+    return f"{short} for {cluster} started no run (a run was already in progress, or the event was seen before)"

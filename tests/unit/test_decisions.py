@@ -70,7 +70,7 @@ def test_verification_problems_name_what_is_wrong():
             "version": "1.34.2",
             "pools": {"system": "1.34.2", "user": "1.34.2"},
         },
-        "nodes": {"total": 3, "ready": 3, "versions": {"n1": "v1.34.2"}},
+        "nodes": {"total": 3, "ready": 3, "versions": {"v1.34.2": 3}},
         "deployments": {"total": 2, "available": 2, "unavailable": []},
         "origin": {"host": "green.example"},
         "smoke": {"url": "https://green.example/healthz", "status": 200, "expected": 200, "ok": True},
@@ -81,6 +81,8 @@ def test_verification_problems_name_what_is_wrong():
         "deployments": {"total": 2, "available": 1, "unavailable": ["web/api 0/2"]},
         "cluster": {**ready["cluster"], "pools": {"system": "1.34.2", "user": "1.33.6"}},
     }
+    broken["nodes"] = {"total": 3, "ready": 3, "versions": {"v1.34.2": 2, "v1.33.6": 1}}
     problems = verification_problems(broken, "1.34.2")
+    assert any("1 at v1.33.6" in p for p in problems)
     assert any("web/api" in p for p in problems)
     assert any("user" in p for p in problems)

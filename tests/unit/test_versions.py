@@ -71,9 +71,3 @@ def test_missing_intermediate_minor_is_refused():
     )
     with pytest.raises(PermanentError, match=r"1\.32"):
         upgrade_path(Version(1, 31, 8), Version(1, 33, 6), gap)
-
-
-def test_catalogue_round_trips_through_arm_shape():
-    again = Catalogue.from_arm(CATALOGUE.as_arm())
-    assert again.newest(allow_preview=True) == CATALOGUE.newest(allow_preview=True)
-    assert again.patches((1, 31), allow_preview=False) == CATALOGUE.patches((1, 31), allow_preview=False)
