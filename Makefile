@@ -22,7 +22,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy bluegreen
+	$(PY) -m mypy bluegreen orchestrators activities triggers
 
 fmt: $(STAMP)
 	$(PY) -m ruff format .

@@ -1,4 +1,4 @@
-"""Activities: thin and idempotent (check, then act). Each takes one dict and returns one dict.
+"""Activities: thin and idempotent (check, then act). Each takes one contract model and returns one.
 
 Every module here registers on this one blueprint; function_app.py registers the blueprint.
 """
@@ -8,6 +8,6 @@ import azure.durable_functions as df
 bp = df.Blueprint()
 
 # Import the modules for their registrations (after `bp` exists).
-from activities import clusters, resolve, traffic, verify  # noqa: E402
+from activities import clusters, planning, traffic, verify  # noqa: E402
 
-__all__ = ["bp", "clusters", "resolve", "traffic", "verify"]
+__all__ = ["bp", "clusters", "planning", "traffic", "verify"]

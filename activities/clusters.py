@@ -1,105 +1,119 @@
-"""Cluster activities: start a long operation and return at once; check on it later."""
+"""Cluster activities: start a long operation and return at once; check on it later.
+
+Durable activities run at least once: each start first reads the cluster, so a start that runs
+again after a crash finds the operation it already began (or its result) instead of writing twice.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
 from activities import bp
-from activities._common import azure, azure_activity
-from bluegreen.clusters import RUN_TAG, Clusters, green_definition, summarize
-from bluegreen.errors import PermanentError
+from activities._activity import activity
+from bluegreen.lazy import azure, clusters, contract, errors
 
 
-def _clusters() -> Clusters:
-    return Clusters(azure())
+def _clusters() -> clusters.Clusters:
+    return clusters.Clusters(azure.clients())
 
 
-@bp.activity_trigger(input_name="payload")
-@azure_activity
-def start_green_create(payload: dict[str, Any]) -> dict[str, Any]:
+@activity(bp)
+def start_green_create(request: contract.CreateGreen) -> contract.OperationHandle:
     """Create green from blue's definition, unless this run's green already exists (a retry)."""
-    clusters = _clusters()
-    existing = clusters.get(payload["green_id"])
+    aks = _clusters()
+    existing = aks.get(request.green_id)
     if existing is not None:
-        if existing.get("tags", {}).get(RUN_TAG) == payload["run_id"]:
-            return {"status_url": None, "status": "Existing"}
+        if (existing.get("tags") or {}).get(clusters.RUN_TAG) == request.run_id:
+            return contract.OperationHandle(status_url=None, status="Existing")
         # Never delete a cluster this run did not create: with alternating names this is the previous
         # run's retired blue, and only an operator (or retire mode `delete`) may remove it.
-        raise PermanentError(
+        raise errors.PermanentError(
             "GreenSlotOccupied",
-            f"{payload['green_id']} already exists and is not this run's; delete it (or use retire mode delete)",
+            f"{request.green_id} already exists and is not this run's; delete it (or use retire mode delete)",
         )
-    blue = clusters.get(payload["blue_id"])
+    blue = aks.get(request.blue_id)
     if blue is None:
-        raise PermanentError("BlueNotFound", f"{payload['blue_id']} not found")
-    body = green_definition(
+        raise errors.PermanentError("BlueNotFound", f"{request.blue_id} not found")
+    body = clusters.green_definition(
         blue,
-        name=payload["green_name"],
-        version=payload["version"],
-        run_id=payload["run_id"],
-        environment=payload["environment"],
-        side=payload["green_side"],
+        name=request.green_name,
+        version=request.version,
+        run_id=request.run_id,
+        environment=request.environment,
+        origin=request.origin,
     )
-    return clusters.start_create(payload["green_id"], body)
+    return aks.start_create(request.green_id, body)
 
 
-@bp.activity_trigger(input_name="payload")
-@azure_activity
-def start_control_plane_upgrade(payload: dict[str, Any]) -> dict[str, Any]:
-    clusters = _clusters()
-    current = clusters.get(payload["cluster_id"])
-    if current is not None and summarize(current)["version"] == payload["version"]:
-        return {"status_url": None, "status": "Existing"}  # already there: a retried hop
-    return clusters.start_control_plane_upgrade(payload["cluster_id"], payload["version"])
+@activity(bp)
+def start_control_plane_upgrade(request: contract.ControlPlaneUpgrade) -> contract.OperationHandle:
+    aks = _clusters()
+    current = aks.get(request.cluster_id)
+    if current is not None and clusters.summarize(current).version == request.version:
+        return contract.OperationHandle(status_url=None, status="Existing")  # already there: a retried hop
+    return aks.start_control_plane_upgrade(request.cluster_id, request.version)
 
 
-@bp.activity_trigger(input_name="payload")
-@azure_activity
-def start_pool_upgrade(payload: dict[str, Any]) -> dict[str, Any]:
-    clusters = _clusters()
-    current = clusters.get(payload["cluster_id"])
-    if current is not None and summarize(current)["pools"].get(payload["pool"]) == payload["version"]:
-        return {"status_url": None, "status": "Existing"}
-    return clusters.start_pool_upgrade(payload["cluster_id"], payload["pool"], payload["version"])
+@activity(bp)
+def start_pool_upgrade(request: contract.PoolUpgrade) -> contract.OperationHandle:
+    aks = _clusters()
+    current = aks.get(request.cluster_id)
+    if current is not None and clusters.summarize(current).pools.get(request.pool) == request.version:
+        return contract.OperationHandle(status_url=None, status="Existing")
+    return aks.start_pool_upgrade(request.cluster_id, request.pool, request.version)
 
 
-@bp.activity_trigger(input_name="payload")
-@azure_activity
-def start_cluster_delete(payload: dict[str, Any]) -> dict[str, Any]:
-    clusters = _clusters()
-    if clusters.get(payload["cluster_id"]) is None:
-        return {"status_url": None, "status": "Gone"}
-    return clusters.start_delete(payload["cluster_id"])
+def _refuse_unless_ours(request: contract.ClusterTarget, cluster: dict[str, object]) -> None:
+    if request.only_if_run is None:
+        return
+    tags = cluster.get("tags")
+    run = tags.get(clusters.RUN_TAG) if isinstance(tags, dict) else None
+    if run != request.only_if_run:
+        raise errors.PermanentError(
+            "NotThisRunsCluster",
+            f"{request.cluster_id} was not created by run {request.only_if_run} (run tag {run!r}); left as it is",
+        )
 
 
-@bp.activity_trigger(input_name="payload")
-@azure_activity
-def start_cluster_stop(payload: dict[str, Any]) -> dict[str, Any]:
-    clusters = _clusters()
-    current = clusters.get(payload["cluster_id"])
-    if current is None or summarize(current)["power_state"] == "Stopped":
-        return {"status_url": None, "status": "Existing"}
-    return clusters.start_stop(payload["cluster_id"])
+@activity(bp)
+def start_cluster_delete(request: contract.ClusterTarget) -> contract.OperationHandle:
+    aks = _clusters()
+    current = aks.get(request.cluster_id)
+    if current is None:
+        return contract.OperationHandle(status_url=None, status="Gone")
+    _refuse_unless_ours(request, current)
+    return aks.start_delete(request.cluster_id)
 
 
-@bp.activity_trigger(input_name="payload")
-@azure_activity
-def check_cluster_operation(payload: dict[str, Any]) -> dict[str, Any]:
+@activity(bp)
+def start_cluster_stop(request: contract.ClusterTarget) -> contract.OperationHandle:
+    aks = _clusters()
+    current = aks.get(request.cluster_id)
+    if current is None or clusters.summarize(current).power_state == "Stopped":
+        return contract.OperationHandle(status_url=None, status="Existing")
+    _refuse_unless_ours(request, current)
+    return aks.start_stop(request.cluster_id)
+
+
+@activity(bp)
+def check_cluster_operation(request: contract.OperationCheck) -> contract.OperationStatus:
     """One look at a long operation: its status document when ARM gave one, else the cluster's state.
 
     One ARM read per poll: the operation's status URL answers by itself, so the cluster is read
     only for operations that had nothing to start (an existing green, a cluster already stopped).
     """
-    clusters = _clusters()
-    operation = payload.get("operation") or {}
-    if operation.get("status_url"):
-        return clusters.operation_status(payload["cluster_id"], operation)
-    cluster = clusters.get(payload["cluster_id"])
+    aks = _clusters()
+    if request.operation.status_url:
+        return aks.operation_status(request.cluster_id, request.operation)
+    cluster = aks.get(request.cluster_id)
+    State = contract.OperationState
     if cluster is None:
-        if payload.get("expect_gone"):
-            return {"status": "Succeeded", "error": None}
-        return {"status": "Failed", "error": {"code": "ClusterNotFound", "message": f"{payload['cluster_id']} is gone"}}
-    summary = summarize(cluster)
-    state = summary["provisioning_state"] or "Failed"
-    done = state in ("Succeeded", "Failed", "Canceled")
-    return {"status": state if done else "InProgress", "error": summary["error"]}
+        if request.expect_gone:
+            return contract.OperationStatus(status=State.SUCCEEDED)
+        return contract.OperationStatus(
+            status=State.FAILED,
+            error=contract.ErrorInfo(code="ClusterNotFound", message=f"{request.cluster_id} is gone"),
+        )
+    summary = clusters.summarize(cluster)
+    state = summary.provisioning_state or "Failed"
+    if state in ("Succeeded", "Failed", "Canceled"):
+        return contract.OperationStatus(status=State(state), error=summary.error)
+    return contract.OperationStatus(status=State.IN_PROGRESS)

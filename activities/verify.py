@@ -1,59 +1,75 @@
-"""Verification activities: give green's origin its address, then check green from the inside and outside."""
+"""Verification activities: give green's origins their address, then check green from the inside and outside."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from activities import bp
-from activities._common import azure, azure_activity, front_door
-from bluegreen import verification
-from bluegreen.clusters import Clusters, summarize
-from bluegreen.decisions import verification_problems
-from bluegreen.errors import PermanentError
+from activities._activity import activity
+from bluegreen.lazy import azure, clusters, contract, decisions, errors, traffic, verification
 
 
-@bp.activity_trigger(input_name="payload")
-@azure_activity
-def prepare_green_origin(payload: dict[str, Any]) -> dict[str, Any]:
-    """Fixed addresses: nothing to do. Discovered: point green's (disabled) origin at green's ingress."""
-    provider = front_door(payload)
-    key = payload["front_door"]["origins"]["green"]
-    origin = provider.read().origin(key)
-    if origin is None:
-        raise PermanentError("OriginNotFound", f"Front Door has no origin {key!r}")
-    if payload["front_door"]["green_address"] != "discover":
-        return {"host": origin.host, "changed": False}
-    if origin.enabled:
-        raise PermanentError("GreenOriginLive", f"origin {key!r} takes traffic; refusing to re-point it")
-    result = Clusters(azure()).run_command(payload["cluster_id"], verification.SERVICES_COMMAND)
-    address = verification.ingress_address(result["logs"])
-    if not address:
-        raise PermanentError("IngressNotFound", "green has no ingress LoadBalancer service with an address yet")
-    if origin.host == address:
-        return {"host": address, "changed": False}
-    provider.set_host(key, address)
-    return {"host": address, "changed": True}
+@activity(bp)
+def prepare_green_origins(request: contract.GreenOriginsInput) -> contract.GreenOrigins:
+    """Fixed addresses: nothing to do. Discovered: point green's (disabled) origins at green's ingress."""
+    plan = request.traffic
+    provider = traffic.plan_provider(azure.clients(), plan)
+    hosts: dict[str, str] = {}
+    changed: list[str] = []
+    address: str | None = None
+    for pair in plan.groups:
+        origin = provider.read(pair.group).origin(pair.green)
+        if origin is None:
+            raise errors.PermanentError(
+                "OriginNotFound", f"Front Door group {pair.group!r} has no origin {pair.green!r}"
+            )
+        if plan.green_address != "discover":
+            hosts[pair.group] = origin.host
+            continue
+        if origin.enabled:
+            raise errors.PermanentError(
+                "GreenOriginLive", f"origin {pair.green!r} takes traffic; refusing to re-point it"
+            )
+        if address is None:
+            result = clusters.Clusters(azure.clients()).run_command(request.cluster_id, verification.SERVICES_COMMAND)
+            address = verification.ingress_address(result["logs"])
+            if not address:
+                raise errors.PermanentError(
+                    "IngressNotFound", "green has no ingress LoadBalancer service with an address yet"
+                )
+        if origin.host != address:
+            provider.set_host(pair.group, pair.green, address)
+            changed.append(pair.group)
+        hosts[pair.group] = address
+    return contract.GreenOrigins(hosts=hosts, changed=changed)
 
 
-@bp.activity_trigger(input_name="payload")
-@azure_activity
-def verify_green(payload: dict[str, Any]) -> dict[str, Any]:
+@activity(bp)
+def verify_green(request: contract.VerifyInput) -> contract.VerificationReport:
     """A verification report of green, with `problems` (empty when green may take traffic)."""
-    clusters = Clusters(azure())
-    cluster_id, target = payload["cluster_id"], payload["target_version"]
-    body = clusters.get(cluster_id)
-    report: dict[str, Any] = {"cluster": summarize(body) if body else None}
-    if body is not None and report["cluster"]["power_state"] in (None, "Running"):
-        nodes = clusters.run_command(cluster_id, verification.NODES_COMMAND)
-        deployments = clusters.run_command(cluster_id, verification.DEPLOYMENTS_COMMAND)
-        report["nodes"] = verification.summarize_nodes(nodes["logs"])
-        report["deployments"] = verification.summarize_deployments(deployments["logs"])
-    origin = front_door(payload).read().origin(payload["front_door"]["origins"]["green"])
-    report["origin"] = origin.as_dict() if origin else None
-    smoke = payload["smoke"]
-    if smoke.get("enabled", True) and origin is not None and origin.host:
-        url, verify_tls = verification.probe_target(origin.host, smoke["path"], smoke["scheme"], azure().settings)
-        report["smoke"] = verification.smoke_probe(url, smoke["expected_status"], smoke["timeout_seconds"], verify_tls)
-    report["problems"] = verification_problems(report, target)
-    report["passed"] = not report["problems"]
-    return report
+    client = azure.clients()
+    aks = clusters.Clusters(client)
+    body = aks.get(request.cluster_id)
+    summary = clusters.summarize(body) if body else None
+    nodes = deployments = None
+    if summary is not None and summary.power_state in (None, "Running"):
+        nodes = verification.summarize_nodes(aks.run_command(request.cluster_id, verification.NODES_COMMAND)["logs"])
+        deployments = verification.summarize_deployments(
+            aks.run_command(request.cluster_id, verification.DEPLOYMENTS_COMMAND)["logs"]
+        )
+    provider = traffic.plan_provider(client, request.traffic)
+    origins = {
+        pair.group: origin
+        for pair in request.traffic.groups
+        if (origin := provider.read(pair.group).origin(pair.green)) is not None
+    }
+    smoke = None
+    first = origins.get(request.traffic.groups[0].group)
+    if request.smoke.enabled and first is not None and first.host:
+        url, verify_tls = verification.probe_target(
+            first.host, request.smoke.path, request.smoke.scheme, client.settings
+        )
+        smoke = verification.smoke_probe(url, request.smoke.expected_status, request.smoke.timeout_seconds, verify_tls)
+    report = contract.VerificationReport(
+        cluster=summary, nodes=nodes, deployments=deployments, origins=origins, smoke=smoke
+    )
+    problems = decisions.verification_problems(report, request.target_version)
+    return report.model_copy(update={"problems": problems, "passed": not problems})

@@ -15,20 +15,23 @@ from azure.mgmt.containerservice.models import AgentPool, ManagedCluster, RunCom
 from bluegreen import operations
 from bluegreen.arm_ids import ResourceId
 from bluegreen.azure import AzureClients
+from bluegreen.contract import ClusterSummary, ErrorInfo, OperationHandle, OperationStatus
 from bluegreen.errors import classify
 
-COLOUR_TAG = "bluegreen-colour"
+# Tags a run puts on the cluster it creates: which run and environment made it, and the Front Door
+# origin in front of it (how an environment configured with `live_id` finds the cluster behind an origin).
 RUN_TAG = "bluegreen-run"
 ENVIRONMENT_TAG = "bluegreen-environment"
+ORIGIN_TAG = "bluegreen-origin"
 
 
 def green_definition(
-    blue: dict[str, Any], *, name: str, version: str, run_id: str, environment: str, side: str = "green"
+    blue: dict[str, Any], *, name: str, version: str, run_id: str, environment: str, origin: str
 ) -> dict[str, Any]:
     """Green's ARM PUT body: every writable setting of blue, with what must differ changed or dropped.
 
-    Changed: name-derived `dnsPrefix` (immutable once created), versions, colour tags (the colour is
-    the side, i.e. the Front Door origin, the new cluster will serve: colours alternate run by run).
+    Changed: name-derived `dnsPrefix` (immutable once created), versions, and this run's tags (run,
+    environment, and the Front Door origin green will serve).
     Dropped: read-only fields (the SDK model knows which), the node resource group (must be new;
     AKS names one), an AKS-managed kubelet identity living in blue's node resource group,
     node image versions and snapshot sources (AKS picks the image for the new version).
@@ -56,7 +59,7 @@ def green_definition(
         for dropped in ("nodeImageVersion", "creationData", "powerState"):
             pool.pop(dropped, None)
     tags = dict(body.get("tags") or {})
-    tags.update({COLOUR_TAG: side, RUN_TAG: run_id, ENVIRONMENT_TAG: environment})
+    tags.update({RUN_TAG: run_id, ENVIRONMENT_TAG: environment, ORIGIN_TAG: origin})
     body["tags"] = tags
     return body
 
@@ -67,25 +70,27 @@ def _dns_prefix(name: str) -> str:
     return cleaned.strip("-") or "aks"
 
 
-def summarize(body: dict[str, Any]) -> dict[str, Any]:
+def summarize(body: dict[str, Any]) -> ClusterSummary:
     """The facts the runbook decides on, from an ARM GET body."""
     props = body.get("properties") or {}
     pools = {
-        p["name"]: p.get("currentOrchestratorVersion") or p.get("orchestratorVersion")
+        str(p["name"]): p.get("currentOrchestratorVersion") or p.get("orchestratorVersion")
         for p in props.get("agentPoolProfiles") or []
     }
     error = (props.get("status") or {}).get("provisioningError")
-    return {
-        "id": body.get("id"),
-        "name": body.get("name"),
-        "location": body.get("location"),
-        "provisioning_state": props.get("provisioningState"),
-        "power_state": (props.get("powerState") or {}).get("code"),
-        "version": props.get("currentKubernetesVersion") or props.get("kubernetesVersion"),
-        "pools": pools,
-        "tags": body.get("tags") or {},
-        "error": error,
-    }
+    return ClusterSummary(
+        id=body.get("id"),
+        name=body.get("name"),
+        location=body.get("location"),
+        provisioning_state=props.get("provisioningState"),
+        power_state=(props.get("powerState") or {}).get("code"),
+        version=props.get("currentKubernetesVersion") or props.get("kubernetesVersion"),
+        pools=pools,
+        tags={str(k): str(v) for k, v in (body.get("tags") or {}).items()},
+        error=ErrorInfo(code=str(error.get("code")), message=str(error.get("message")))
+        if isinstance(error, dict)
+        else None,
+    )
 
 
 class Clusters:
@@ -123,12 +128,12 @@ class Clusters:
         body: dict[str, Any] = result.as_dict()
         return body
 
-    def start_create(self, cluster_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    def start_create(self, cluster_id: str, body: dict[str, Any]) -> OperationHandle:
         rid = ResourceId.parse(cluster_id)
         ops = self._client(rid).managed_clusters
         return operations.start(ops.begin_create_or_update, rid.resource_group, rid.name, ManagedCluster(body))
 
-    def start_control_plane_upgrade(self, cluster_id: str, version: str) -> dict[str, Any]:
+    def start_control_plane_upgrade(self, cluster_id: str, version: str) -> OperationHandle:
         """PUT the cluster with a new control-plane version; node pools keep theirs (upgraded next)."""
         rid = ResourceId.parse(cluster_id)
         ops = self._client(rid).managed_clusters
@@ -141,7 +146,7 @@ class Clusters:
             pool.pop("nodeImageVersion", None)
         return operations.start(ops.begin_create_or_update, rid.resource_group, rid.name, ManagedCluster(body))
 
-    def start_pool_upgrade(self, cluster_id: str, pool_name: str, version: str) -> dict[str, Any]:
+    def start_pool_upgrade(self, cluster_id: str, pool_name: str, version: str) -> OperationHandle:
         rid = ResourceId.parse(cluster_id)
         pools = self._client(rid).agent_pools
         try:
@@ -153,19 +158,19 @@ class Clusters:
         body["properties"].pop("nodeImageVersion", None)
         return operations.start(pools.begin_create_or_update, rid.resource_group, rid.name, pool_name, AgentPool(body))
 
-    def start_stop(self, cluster_id: str) -> dict[str, Any]:
+    def start_stop(self, cluster_id: str) -> OperationHandle:
         rid = ResourceId.parse(cluster_id)
         return operations.start(self._client(rid).managed_clusters.begin_stop, rid.resource_group, rid.name)
 
-    def start_start(self, cluster_id: str) -> dict[str, Any]:
+    def start_start(self, cluster_id: str) -> OperationHandle:
         rid = ResourceId.parse(cluster_id)
         return operations.start(self._client(rid).managed_clusters.begin_start, rid.resource_group, rid.name)
 
-    def start_delete(self, cluster_id: str) -> dict[str, Any]:
+    def start_delete(self, cluster_id: str) -> OperationHandle:
         rid = ResourceId.parse(cluster_id)
         return operations.start(self._client(rid).managed_clusters.begin_delete, rid.resource_group, rid.name)
 
-    def operation_status(self, cluster_id: str, operation: dict[str, Any]) -> dict[str, Any]:
+    def operation_status(self, cluster_id: str, operation: OperationHandle) -> OperationStatus:
         return operations.status(self._client(ResourceId.parse(cluster_id)), operation)
 
     def run_command(self, cluster_id: str, command: str) -> dict[str, Any]:

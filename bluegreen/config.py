@@ -1,8 +1,9 @@
 """Environment configuration: one checked-in TOML file, validated with pydantic.
 
-An environment is one application's pair of clusters plus its Front Door route. Each side
-(`blue`, `green`) is a slot: an origin in Front Door and the cluster behind it. Which slot is
-live is read from Front Door at the start of every run; the other slot receives the new cluster.
+An environment is one application's pair of clusters plus its Front Door route. Each slot is a
+cluster and the Front Door origin in front of it (`clusters.names[i]` behind `front_door.origins[i]`).
+Which slot is live is read from Front Door at the start of every run; the other receives the new
+cluster. Blue and green are roles in a run (live and new), never slot names.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from bluegreen.arm_ids import ResourceId
 
 DEFAULT_CONFIG_FILE = "environments.toml"
-SIDES = ("blue", "green")
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
 _CLUSTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,61}[A-Za-z0-9]$")
 
@@ -38,48 +38,49 @@ def _arm_id(value: str) -> str:
 
 
 class Clusters(_Model):
-    """Either the two cluster names that alternate, or blue's id (green's name is then derived per run)."""
+    """The two clusters that alternate as the live one (`names`), or the live cluster's id (`live_id`), in
+    which case each run's new cluster gets a name derived from the environment and the run."""
 
     subscription: str | None = None
     resource_group: str | None = None
-    names: dict[Literal["blue", "green"], str] | None = None
-    blue_id: str | None = None
+    names: list[str] | None = Field(None, description="the two cluster names, in the order of front_door.origins")
+    live_id: str | None = Field(None, description="the cluster live when the environment was configured")
 
     @model_validator(mode="after")
     def _one_form(self) -> Clusters:
-        if (self.names is None) == (self.blue_id is None):
-            raise ValueError("give either `names` (blue and green) with subscription/resource_group, or `blue_id`")
+        if (self.names is None) == (self.live_id is None):
+            raise ValueError("give either `names` (two clusters) with subscription/resource_group, or `live_id`")
         if self.names is not None:
-            if set(self.names) != set(SIDES):
-                raise ValueError("`names` needs both `blue` and `green`")
-            if self.names["blue"].lower() == self.names["green"].lower():
-                raise ValueError("`names.blue` and `names.green` must differ")
+            if len(self.names) != 2:
+                raise ValueError("`names` needs exactly two cluster names")
+            if self.names[0].lower() == self.names[1].lower():
+                raise ValueError("the two `names` must differ")
             if not (self.subscription and self.resource_group):
                 raise ValueError("`names` needs `subscription` and `resource_group`")
-            for name in self.names.values():
+            for name in self.names:
                 if not _CLUSTER_NAME.match(name):
                     raise ValueError(f"{name!r} is not a valid AKS cluster name")
-        if self.blue_id is not None:
-            rid = ResourceId.parse(self.blue_id)
+        if self.live_id is not None:
+            rid = ResourceId.parse(self.live_id)
             if rid.type.lower() != "microsoft.containerservice/managedclusters":
-                raise ValueError("`blue_id` must be a Microsoft.ContainerService/managedClusters id")
+                raise ValueError("`live_id` must be a Microsoft.ContainerService/managedClusters id")
         return self
 
     @property
     def location_subscription(self) -> str:
-        return self.subscription or ResourceId.parse(str(self.blue_id)).subscription
+        return self.subscription or ResourceId.parse(str(self.live_id)).subscription
 
     @property
     def location_resource_group(self) -> str:
-        return self.resource_group or ResourceId.parse(str(self.blue_id)).resource_group
+        return self.resource_group or ResourceId.parse(str(self.live_id)).resource_group
 
 
 class FrontDoor(_Model):
     kind: Literal["standard", "classic"] = "standard"
     id: Annotated[str, Field(description="profile id (standard) or front door id (classic)")]
     origin_group: str = Field(description="origin group (standard) or backend pool (classic)")
-    origins: dict[Literal["blue", "green"], str] = Field(
-        description="origin name (standard) or backend address (classic) per side"
+    origins: list[str] = Field(
+        description="the two origin names (standard) or backend addresses (classic); origins[i] serves names[i]"
     )
     green_address: Literal["fixed", "discover"] = "fixed"
 
@@ -87,10 +88,10 @@ class FrontDoor(_Model):
 
     @model_validator(mode="after")
     def _check(self) -> FrontDoor:
-        if set(self.origins) != set(SIDES):
-            raise ValueError("`origins` needs both `blue` and `green`")
-        if self.origins["blue"].lower() == self.origins["green"].lower():
-            raise ValueError("`origins.blue` and `origins.green` must differ")
+        if len(self.origins) != 2:
+            raise ValueError("`origins` needs exactly two origins, one per cluster")
+        if self.origins[0].lower() == self.origins[1].lower():
+            raise ValueError("the two `origins` must differ")
         expected = "microsoft.cdn/profiles" if self.kind == "standard" else "microsoft.network/frontdoors"
         if ResourceId.parse(self.id).type.lower() != expected:
             raise ValueError(f"a {self.kind} Front Door id must be a {expected} resource id")
@@ -136,6 +137,12 @@ class Retire(_Model):
     mode: Literal["keep", "stop", "delete"] = "stop"
 
 
+class Switch(_Model):
+    timeout_minutes: int = Field(
+        30, ge=1, le=24 * 60, description="how long Front Door may take to report a traffic change deployed"
+    )
+
+
 AksEventName = Literal["ClusterSupportEnding", "ClusterSupportEnded", "NewKubernetesVersionAvailable"]
 DEFAULT_START_ON: tuple[AksEventName, ...] = ("ClusterSupportEnding", "ClusterSupportEnded")
 
@@ -157,6 +164,7 @@ class Environment(_Model):
     approval: Approval = Approval()
     bake: Bake = Bake()
     retire: Retire = Retire()
+    switch: Switch = Switch()
     policy: Policy = Policy()
     keep_failed_green: bool = False
     app_insights_id: str | None = Field(None, description="Application Insights component whose alerts roll back")

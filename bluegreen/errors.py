@@ -7,6 +7,8 @@ waiting does not fix): retrying only repeats the mistake, so the run must stop a
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from azure.core.exceptions import (
     ClientAuthenticationError,
     HttpResponseError,
@@ -14,6 +16,9 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
+
+if TYPE_CHECKING:
+    from bluegreen.contract import ErrorInfo
 
 TEMPORARY_STATUSES = frozenset({408, 429})
 
@@ -31,6 +36,12 @@ class BlueGreenError(Exception):
 
     def as_dict(self) -> dict[str, object]:
         return {"code": self.code, "message": self.message, "status": self.status, "temporary": self.temporary}
+
+    def info(self) -> ErrorInfo:
+        """The code and message as the run contract carries them (never a stack trace)."""
+        from bluegreen.contract import ErrorInfo
+
+        return ErrorInfo(code=self.code, message=self.message)
 
 
 class TemporaryError(BlueGreenError):

@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bluegreen.arm_ids import ResourceId
+from bluegreen.contract import FrontDoorKind
 from bluegreen.errors import classify
-from bluegreen.traffic import FrontDoorRef
 
 # (namespace, metric, origin dimension) per Front Door kind; documented platform metrics.
 _METRIC = {
@@ -22,7 +22,7 @@ _METRIC = {
 
 
 @dataclass(frozen=True)
-class ErrorRate:
+class RequestCounts:
     requests: int
     errors: int
 
@@ -30,19 +30,19 @@ class ErrorRate:
     def rate(self) -> float:
         return self.errors / self.requests if self.requests else 0.0
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"requests": self.requests, "errors": self.errors, "rate": round(self.rate, 6)}
+    def __add__(self, other: RequestCounts) -> RequestCounts:
+        return RequestCounts(self.requests + other.requests, self.errors + other.errors)
 
 
 def origin_error_rate(
-    metrics_client: Any, front_door: FrontDoorRef, origin_host: str, end: datetime, window: timedelta
-) -> ErrorRate:
-    """5xx share of the requests Front Door sent to one origin in [end - window, end]."""
-    namespace, metric, dimension = _METRIC[front_door.kind]
-    ResourceId.parse(front_door.resource_id)  # fail early on a malformed id, before any request
+    metrics_client: Any, kind: FrontDoorKind, front_door_id: str, origin_host: str, end: datetime, window: timedelta
+) -> RequestCounts:
+    """Requests Front Door sent to one origin in [end - window, end], and how many of them were 5xx."""
+    namespace, metric, dimension = _METRIC[kind]
+    ResourceId.parse(front_door_id)  # fail early on a malformed id, before any request
     try:
         results = metrics_client.query_resources(
-            resource_ids=[front_door.resource_id],
+            resource_ids=[front_door_id],
             metric_namespace=namespace,
             metric_names=[metric],
             timespan=(end - window, end),
@@ -63,4 +63,4 @@ def origin_error_rate(
                 requests += total
                 if labels.get("httpstatusgroup", "").upper() == "5XX":
                     errors += total
-    return ErrorRate(requests, errors)
+    return RequestCounts(requests, errors)

@@ -13,13 +13,12 @@ from typing import Any
 from azure.core.pipeline import PipelineResponse
 from azure.core.rest import HttpRequest
 
+from bluegreen.contract import ErrorInfo, OperationHandle, OperationState, OperationStatus
 from bluegreen.errors import PermanentError, classify
 
-TERMINAL = frozenset({"Succeeded", "Failed", "Canceled"})
 
-
-def start(begin: Callable[..., Any], *args: Any) -> dict[str, Any]:
-    """Call an SDK `begin_*` method without polling; return {status_url, status} for `status()`."""
+def start(begin: Callable[..., Any], *args: Any) -> OperationHandle:
+    """Call an SDK `begin_*` method without polling; return the handle `status()` checks later."""
     captured: dict[str, str] = {}
 
     def keep_status_url(response: PipelineResponse) -> None:
@@ -32,20 +31,21 @@ def start(begin: Callable[..., Any], *args: Any) -> dict[str, Any]:
         begin(*args, polling=False, raw_response_hook=keep_status_url)
     except Exception as exc:  # an SDK error: let the caller see it as Temporary or Permanent
         raise classify(exc) from exc
-    return {"status_url": captured.get("status_url"), "status": "InProgress" if captured else "Succeeded"}
+    url = captured.get("status_url")
+    return OperationHandle(status_url=url, status="InProgress" if url else "Succeeded")
 
 
-def status(client: Any, operation: dict[str, Any]) -> dict[str, Any]:
-    """One look at an operation: {status: InProgress|Succeeded|Failed|Canceled, error: {code, message}|None}."""
-    url = operation.get("status_url")
+def status(client: Any, operation: OperationHandle) -> OperationStatus:
+    """One look at an operation: InProgress, Succeeded, Failed or Canceled (with ARM's error)."""
+    url = operation.status_url
     if not url:
-        return {"status": operation.get("status", "Succeeded"), "error": None}
+        return OperationStatus(status=OperationState.SUCCEEDED)
     try:
         response = client.send_request(HttpRequest("GET", url))
     except Exception as exc:
         raise classify(exc) from exc
     if response.status_code == 202:  # Location polling: still running
-        return {"status": "InProgress", "error": None}
+        return OperationStatus(status=OperationState.IN_PROGRESS)
     if response.status_code == 404:
         raise PermanentError("OperationNotFound", f"operation status is gone: {url}")
     if response.status_code >= 400:
@@ -54,11 +54,22 @@ def status(client: Any, operation: dict[str, Any]) -> dict[str, Any]:
         except Exception as exc:
             raise classify(exc) from exc
     body = _json(response)
-    state = body.get("status") or ("Succeeded" if response.status_code in (200, 201, 204) else "InProgress")
-    error = body.get("error") if state in ("Failed", "Canceled") else None
-    if state in ("Failed", "Canceled") and not error:
-        error = {"code": f"Operation{state}", "message": f"the operation ended {state}"}
-    return {"status": state, "error": error}
+    text = body.get("status") or ("Succeeded" if response.status_code in (200, 201, 204) else "InProgress")
+    try:
+        state = OperationState(text)
+    except ValueError:  # ARM's non-terminal states (Accepted, Running, Deleting, ...) all mean "not yet"
+        state = OperationState.IN_PROGRESS
+    if state not in (OperationState.FAILED, OperationState.CANCELED):
+        return OperationStatus(status=state)
+    found = body.get("error")
+    error: dict[str, Any] = found if isinstance(found, dict) else {}
+    return OperationStatus(
+        status=state,
+        error=ErrorInfo(
+            code=str(error.get("code") or f"Operation{state.value}"),
+            message=str(error.get("message") or f"the operation ended {state.value}"),
+        ),
+    )
 
 
 def _json(response: Any) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 import requests
 
 from bluegreen.azure import AzureSettings
+from bluegreen.contract import DeploymentSummary, NodeSummary, SmokeResult
 
 NODES_COMMAND = "kubectl get nodes -o json"
 DEPLOYMENTS_COMMAND = "kubectl get deployments -A -o json"
@@ -23,7 +24,7 @@ def _items(logs: str) -> list[dict[str, Any]]:
     return [i for i in items if isinstance(i, dict)]
 
 
-def summarize_nodes(logs: str) -> dict[str, Any]:
+def summarize_nodes(logs: str) -> NodeSummary:
     nodes = _items(logs)
     ready = 0
     # Counted per version, not listed per node: the report rides in the custom status (16 KB on Azure).
@@ -34,10 +35,10 @@ def summarize_nodes(logs: str) -> dict[str, Any]:
             ready += 1
         version = node.get("status", {}).get("nodeInfo", {}).get("kubeletVersion", "")
         versions[version] = versions.get(version, 0) + 1
-    return {"total": len(nodes), "ready": ready, "versions": versions}
+    return NodeSummary(total=len(nodes), ready=ready, versions=versions)
 
 
-def summarize_deployments(logs: str) -> dict[str, Any]:
+def summarize_deployments(logs: str) -> DeploymentSummary:
     deployments = _items(logs)
     unavailable = []
     for d in deployments:
@@ -46,7 +47,9 @@ def summarize_deployments(logs: str) -> dict[str, Any]:
         if available < wanted:
             meta = d.get("metadata", {})
             unavailable.append(f"{meta.get('namespace', '?')}/{meta.get('name', '?')} {available}/{wanted}")
-    return {"total": len(deployments), "available": len(deployments) - len(unavailable), "unavailable": unavailable}
+    return DeploymentSummary(
+        total=len(deployments), available=len(deployments) - len(unavailable), unavailable=unavailable
+    )
 
 
 def ingress_address(logs: str) -> str | None:
@@ -69,10 +72,10 @@ def probe_target(host: str, path: str, scheme: str, settings: AzureSettings) -> 
     return f"{scheme}://{host}{path}", True
 
 
-def smoke_probe(url: str, expected_status: int, timeout: float, verify: str | bool = True) -> dict[str, Any]:
+def smoke_probe(url: str, expected_status: int, timeout: float, verify: str | bool = True) -> SmokeResult:
     """One GET; any answer other than the expected status (or no answer) fails the probe."""
     try:
         status: int | None = requests.get(url, timeout=timeout, verify=verify, allow_redirects=False).status_code
     except requests.RequestException as exc:
-        return {"url": url, "status": None, "expected": expected_status, "ok": False, "error": type(exc).__name__}
-    return {"url": url, "status": status, "expected": expected_status, "ok": status == expected_status}
+        return SmokeResult(url=url, status=None, expected=expected_status, ok=False, error=type(exc).__name__)
+    return SmokeResult(url=url, status=status, expected=expected_status, ok=status == expected_status)

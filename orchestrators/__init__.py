@@ -1,9 +1,9 @@
-"""Orchestrators: deterministic code only (activities, timers, events). Registered on one blueprint."""
+"""Orchestrators: deterministic code only (activities, timers, events, sub-orchestrations). One blueprint."""
 
 import azure.durable_functions as df
 
 bp = df.Blueprint()
 
-from orchestrators import bluegreen_upgrade  # noqa: E402  (registers on bp)
+from orchestrators import bluegreen_upgrade, children  # noqa: E402  (registers on bp)
 
-__all__ = ["bluegreen_upgrade", "bp"]
+__all__ = ["bluegreen_upgrade", "bp", "children"]

@@ -1,17 +1,21 @@
-"""External event names and the payload rule shared by the orchestrator and the triggers."""
+"""External event names, and how a raised event's payload becomes its contract model."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeVar
 
-APPROVAL_EVENT = "Approval"  # {"approved": bool, "by": str, "comment": str | None}
-ROLLBACK_EVENT = "Rollback"  # {"trigger": "alert" | "manual", "by": str, "reason": str, ...}
-ABORT_EVENT = "Abort"  # {"by": str, "reason": str}
+from bluegreen.lazy import contract
+
+APPROVAL_EVENT = "Approval"  # contract.ApprovalEvent
+ROLLBACK_EVENT = "Rollback"  # contract.RollbackEvent
+ABORT_EVENT = "Abort"  # contract.AbortEvent
+
+Event = TypeVar("Event", bound="contract.Contract")
 
 
-def event_payload(raw: Any) -> dict[str, Any]:
-    """Normalise a raised event's payload to a dict.
+def event_payload(raw: Any) -> Any:
+    """A raised event's payload as sent.
 
     The Python DurableOrchestrationClient JSON-encodes event data that the host then stores as
     JSON text again, so a dict sent by `raise_event` arrives here as a *string* of JSON
@@ -19,7 +23,27 @@ def event_payload(raw: Any) -> dict[str, Any]:
     """
     if isinstance(raw, str):
         try:
-            raw = json.loads(raw)
+            return json.loads(raw)
         except ValueError:
-            return {"value": raw}
-    return raw if isinstance(raw, dict) else {"value": raw}
+            return raw
+    return raw
+
+
+def parse_event(raw: Any, model: type[Event]) -> Event | None:
+    """The event as its model, or None when the payload is not one (only the app's doors raise events)."""
+    try:
+        return model.model_validate(event_payload(raw))
+    except ValueError:
+        return None
+
+
+def unreadable(name: str) -> contract.Contract:
+    """What an event whose payload cannot be read still means: it was raised, so it is honoured
+    the safe way (an abort aborts, a rollback rolls back, an approval rejects), never ignored."""
+    if name == ABORT_EVENT:
+        return contract.AbortEvent(by="unknown", reason="an Abort whose payload could not be read")
+    if name == ROLLBACK_EVENT:
+        return contract.RollbackEvent(
+            trigger="manual", by="unknown", reason="a Rollback whose payload could not be read"
+        )
+    return contract.ApprovalEvent(approved=False, by="unknown", comment="unreadable approval event")

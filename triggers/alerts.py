@@ -1,5 +1,5 @@
 """Azure Monitor alert webhook (common alert schema): a Fired alert on an environment's resource
-during the switch or the bake raises Rollback on that environment's run.
+during the switch or the bake re-enables blue's origins at once and raises Rollback on the run.
 
 Action groups retry on 408/429/503/504 and otherwise give up, so the webhook answers fast and
 answers 202 (with the reason) for alerts it deliberately ignores: a retry would change nothing.
@@ -13,12 +13,11 @@ from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
-from pydantic import ValidationError
 
+from bluegreen.lazy import contract
 from orchestrators.events import ROLLBACK_EVENT
 from triggers import decisions
-from triggers.http_api import environments_config
-from triggers.models import CommonAlert
+from triggers.http_api import environments_config, models, reenable_blue
 from triggers.responses import ApiError, invalid, json_api, json_response, parse_json_body
 from triggers.runs import RunView, list_runs
 
@@ -33,7 +32,8 @@ _RAISED_LIMIT = 1024
 
 
 def forget_raised() -> None:
-    """For tests: each test's host starts its runs at the same virtual instant with the same ids."""
+    """For a fresh local deployment (tests, rehearsals): their runs start at the same virtual instant with
+    the same ids, which this worker-local memory would take for redeliveries."""
     _RAISED.clear()
 
 
@@ -61,8 +61,8 @@ async def monitor_alerts(req: func.HttpRequest, client: df.DurableOrchestrationC
     if not isinstance(data, dict):
         raise ApiError(400, "InvalidRequest", "the body must be a JSON object in the common alert schema")
     try:
-        alert = CommonAlert.model_validate(data)
-    except ValidationError as exc:
+        alert = models.CommonAlert.model_validate(data)
+    except ValueError as exc:  # pydantic's ValidationError
         raise invalid(exc, "alert (expected the Azure Monitor common alert schema)") from None
     essentials = alert.data.essentials
     if essentials.monitor_condition != "Fired":
@@ -72,11 +72,12 @@ async def monitor_alerts(req: func.HttpRequest, client: df.DurableOrchestrationC
     for env in environments_config().environment:
         runs = await list_runs(client, env.name)
         active = next((r for r in runs if r.active), None)
-        green = ((active.custom.get("resources") or {}).get("green")) if active else None
+        resources = active.status.resources if active else None
+        green = resources.green if resources else None
         if not decisions.alert_matches(essentials.alert_target_ids, [env.front_door.id, env.app_insights_id, green]):
             continue
         action = decisions.alert_action(
-            essentials.monitor_condition, active is not None, active.custom if active else None
+            essentials.monitor_condition, active is not None, active.status if active else None
         )
         if action != decisions.AlertAction.ROLL_BACK or active is None:
             outcomes.append(
@@ -84,14 +85,6 @@ async def monitor_alerts(req: func.HttpRequest, client: df.DurableOrchestrationC
             )
             continue
         fired = essentials.fired_date_time.isoformat() if essentials.fired_date_time else None
-        payload = {
-            "trigger": "alert",
-            "by": f"azure-monitor:{essentials.alert_rule}",
-            "reason": f"alert {essentials.alert_rule} fired" + (f" at {fired}" if fired else ""),
-            "alert_rule": essentials.alert_rule,
-            "alert_id": essentials.alert_id,
-            "fired_at": fired,
-        }
         # One rollback per alert however often it is delivered: the orchestrator acts on the first
         # Rollback only, and once it has, the status shows `rollback` and later deliveries are ignored.
         if already_raised(active, essentials.alert_id):
@@ -101,8 +94,19 @@ async def monitor_alerts(req: func.HttpRequest, client: df.DurableOrchestrationC
                 environment=env.name,
                 runId=active.instance_id,
             )
+        # Users first: blue's origins are enabled now, before the run replays to record the rollback.
+        enabled_in = await reenable_blue(active)
+        event = contract.RollbackEvent(
+            trigger="alert",
+            by=f"azure-monitor:{essentials.alert_rule}",
+            reason=f"alert {essentials.alert_rule} fired" + (f" at {fired}" if fired else ""),
+            alert_rule=essentials.alert_rule,
+            alert_id=essentials.alert_id,
+            fired_at=fired,
+            blue_enabled_in=enabled_in,
+        )
         try:
-            await client.raise_event(active.instance_id, ROLLBACK_EVENT, payload)
+            await client.raise_event(active.instance_id, ROLLBACK_EVENT, contract.wire(event))
         except Exception:
             # The run ended between the status read and the event: nothing is left to roll back.
             log.info("alert %s: run %s ended before the rollback was raised", essentials.alert_rule, active.instance_id)

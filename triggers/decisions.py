@@ -1,25 +1,21 @@
 """Pure rules the triggers route on: may this call act on this run, does this event start a run,
-is this alert for this run. No I/O, so each is tested on its own."""
+is this alert for this run. No I/O, so each is tested on its own. What a run accepts is read from
+its `RunStatus` alone, never from phase names."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import StrEnum
-from typing import Any
 
 from bluegreen.arm_ids import same_resource
+from bluegreen.lazy import contract
 
-# Phases in which the run can still be stopped without touching traffic (before the switch).
-ABORTABLE_PHASES = frozenset({"resolve", "clone", "upgrade", "verify", "approval"})
-# Phases in which traffic is (or is being) on green, so "back to blue" means something.
-ROLLBACK_PHASES = frozenset({"switch", "bake"})
 LIFECYCLE_STARTERS = frozenset({"ClusterSupportEnding", "ClusterSupportEnded", "NewKubernetesVersionAvailable"})
 
 
-def waiting_for_approval(custom: dict[str, Any] | None) -> bool:
-    """The orchestrator publishes {phase: approval, details: {awaiting: Approval}} only while it waits."""
-    custom = custom or {}
-    return custom.get("phase") == "approval" and (custom.get("details") or {}).get("awaiting") == "Approval"
+def waiting_for_approval(status: contract.RunStatus) -> bool:
+    """The orchestrator advertises `awaiting: approval` only while it waits, and stops before it acts."""
+    return status.awaiting == contract.Awaiting.APPROVAL
 
 
 class ApproverCheck(StrEnum):
@@ -40,14 +36,13 @@ def approver_check(
     return ApproverCheck.ALLOWED
 
 
-def can_roll_back(custom: dict[str, Any] | None) -> bool:
-    custom = custom or {}
-    return custom.get("phase") in ROLLBACK_PHASES and not custom.get("rollback")
+def can_roll_back(status: contract.RunStatus) -> bool:
+    """Traffic is on green or moving there, and no rollback is under way."""
+    return status.can_roll_back and status.rollback is None
 
 
-def can_abort(custom: dict[str, Any] | None) -> bool:
-    custom = custom or {}
-    return (custom.get("phase") or "resolve") in ABORTABLE_PHASES
+def can_abort(status: contract.RunStatus) -> bool:
+    return status.abortable
 
 
 # ---- AKS lifecycle events
@@ -83,15 +78,14 @@ def alert_matches(target_ids: Iterable[str], resources: Iterable[str | None]) ->
     return any(same_resource(t, r) for t in target_ids for r in known)
 
 
-def alert_action(monitor_condition: str, run_active: bool, custom: dict[str, Any] | None) -> AlertAction:
+def alert_action(monitor_condition: str, run_active: bool, status: contract.RunStatus | None) -> AlertAction:
     """For an alert that concerns an environment: what to do to its run."""
     if monitor_condition != "Fired":
         return AlertAction.NOT_FIRED
-    if not run_active:
+    if not run_active or status is None:
         return AlertAction.NO_RUN
-    custom = custom or {}
-    if custom.get("rollback") or custom.get("phase") == "rollback":
+    if status.rollback is not None or status.phase == contract.Phase.ROLLBACK:
         return AlertAction.ALREADY_ROLLING_BACK
-    if custom.get("phase") not in ROLLBACK_PHASES:
+    if not status.can_roll_back:
         return AlertAction.NOT_SWITCHED
     return AlertAction.ROLL_BACK

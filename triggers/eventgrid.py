@@ -10,38 +10,35 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import azure.durable_functions as df
 import azure.functions as func
-from pydantic import ValidationError
 
 from bluegreen.arm_ids import ResourceId, same_resource
-from bluegreen.azure import clients
-from bluegreen.clusters import Clusters
-from bluegreen.config import Environment, load_environments
-from bluegreen.errors import PermanentError
-from bluegreen.planning import front_door_ref, slot_cluster_id
-from bluegreen.traffic import provider_for
-from bluegreen.traffic.rules import live_side
+from bluegreen.lazy import azure, config, contract, errors, lazy_import, planning
 from triggers import decisions
-from triggers.models import AksEvent
 from triggers.runs import start_run
+
+if TYPE_CHECKING:
+    from triggers import models
+else:
+    models = lazy_import("triggers.models")
 
 bp = df.Blueprint()
 log = logging.getLogger("bluegreen.triggers")
 
 
-def normalise(event: Any) -> AksEvent:
+def normalise(event: Any) -> models.AksEvent:
     """func.EventGridEvent or func.CloudEvent (the worker picks by `specversion`) -> AksEvent."""
     if hasattr(event, "specversion"):
         fields = {"id": event.id, "topic": event.source, "subject": event.subject, "event_type": event.type}
     else:
         fields = {"id": event.id, "topic": event.topic, "subject": event.subject, "event_type": event.event_type}
-    return AksEvent.model_validate({**fields, "data": event.get_json()})
+    return models.AksEvent.model_validate({**fields, "data": event.get_json()})
 
 
-def could_be_ours(env: Environment, cluster: ResourceId) -> bool:
+def could_be_ours(env: config.Environment, cluster: ResourceId) -> bool:
     """Cheap pre-filter before asking Front Door: same subscription and resource group as the environment."""
     c = env.clusters
     return (
@@ -50,23 +47,15 @@ def could_be_ours(env: Environment, cluster: ResourceId) -> bool:
     )
 
 
-def live_cluster_id(env: Environment) -> str:
-    """The cluster serving the environment now: Front Door says which side is live (blocking I/O)."""
-    azure = clients()
-    state = provider_for(azure, front_door_ref(env)).read()
-    side = live_side(state, {str(k): v for k, v in env.front_door.origins.items()})
-    return slot_cluster_id(env, side, Clusters(azure))
-
-
-async def environment_for(cluster: ResourceId) -> Environment | None:
-    for env in load_environments().environment:
+async def environment_for(cluster: ResourceId) -> config.Environment | None:
+    for env in config.load_environments().environment:
         if not could_be_ours(env, cluster):
             continue
         # Azure SDK calls block: keep them off the worker's event loop. A temporary Azure error is
         # raised (Event Grid redelivers); a permanent one (e.g. both origins enabled) cannot be retried away.
         try:
-            live = await asyncio.to_thread(live_cluster_id, env)
-        except PermanentError as exc:
+            live = await asyncio.to_thread(planning.live_cluster_id, azure.clients(), env)
+        except errors.PermanentError as exc:
             log.warning("environment %s skipped: its live cluster is unknown (%s)", env.name, exc.code)
             continue
         if same_resource(live, str(cluster)):
@@ -74,7 +63,7 @@ async def environment_for(cluster: ResourceId) -> Environment | None:
     return None
 
 
-def describe(event: AksEvent) -> str:
+def describe(event: models.AksEvent) -> str:
     version = event.data.get("kubernetesVersion") or event.data.get("latestSupportedKubernetesVersion")
     cluster = event.cluster.name if event.cluster else event.subject
     return f"AKS {event.short_type} for {cluster}" + (f" ({version})" if version else "")
@@ -86,11 +75,12 @@ def describe(event: AksEvent) -> str:
 async def aks_lifecycle_events(event: func.EventGridEvent, client: df.DurableOrchestrationClient) -> None:
     try:
         aks = normalise(event)
-    except (ValidationError, AttributeError, TypeError) as exc:
+    except (ValueError, AttributeError, TypeError) as exc:  # ValueError: pydantic's ValidationError
+        errors_of = getattr(exc, "errors", None)
         log.warning(
             "event %s ignored: not an AKS event we can read (%d problems)",
             getattr(event, "id", "?"),
-            len(exc.errors()) if isinstance(exc, ValidationError) else 1,
+            len(errors_of()) if callable(errors_of) else 1,
         )
         return
     if aks.short_type not in decisions.LIFECYCLE_STARTERS:
@@ -107,13 +97,12 @@ async def aks_lifecycle_events(event: func.EventGridEvent, client: df.DurableOrc
     if decisions.event_action(aks.short_type, env.policy.start_on) != decisions.EventAction.START:
         log.info("event %s ignored: %s's policy does not start runs on %s", aks.id, env.name, aks.short_type)
         return
-    request = {
-        "environment": env.name,
-        "target_version": None,  # the environment's policy.target decides (default: newest GA)
-        "strategy": None,
-        "reason": describe(aks),
-        "started_by": f"eventgrid:{aks.short_type}",
-        "trigger": {"kind": "eventgrid", "event_id": aks.id, "event_type": aks.event_type},
-    }
-    result = await start_run(client, env.name, request, event_id=aks.id)
+    request = contract.RunRequest(
+        environment=env.name,
+        target_version=None,  # the environment's policy.target decides (default: newest GA)
+        reason=describe(aks),
+        started_by=f"eventgrid:{aks.short_type}",
+        trigger=contract.RunTrigger(kind="eventgrid", event_id=aks.id, event_type=aks.event_type),
+    )
+    result = await start_run(client, request)
     log.info("event %s for %s: %s (%s)", aks.id, env.name, result.reason, result.instance_id)

@@ -6,25 +6,33 @@ need only the function key. Every answer is JSON; errors are {"error": {"code", 
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import azure.durable_functions as df
 import azure.functions as func
-from pydantic import BaseModel, ValidationError
 
-from bluegreen.config import ConfigError, Environment, load_environments
+from bluegreen.lazy import azure, config, contract, lazy_import, traffic
 from orchestrators.events import ABORT_EVENT, APPROVAL_EVENT, ROLLBACK_EVENT
 from triggers import decisions
 from triggers.identity import Caller, caller_from_headers
-from triggers.models import AbortRequest, Decision, ListQuery, RollbackRequest, StartUpgrade
 from triggers.responses import ApiError, invalid, json_api, json_response, parse_json_body
 from triggers.runs import RunView, get_run, list_runs, start_run
 
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from triggers import models
+else:
+    models = lazy_import("triggers.models")
+
 bp = df.Blueprint()
+log = logging.getLogger("bluegreen.triggers")
 OPENAPI_FILE = Path(__file__).with_name("openapi.json")
-Body = TypeVar("Body", bound=BaseModel)
+Body = TypeVar("Body", bound="BaseModel")
 
 
 # ---- helpers shared by the routes
@@ -43,19 +51,23 @@ def read_body(req: func.HttpRequest, model: type[Body], *, allow_empty: bool) ->
         raise ApiError(400, "InvalidRequest", "the body must be a JSON object")
     try:
         return model.model_validate(data)
-    except ValidationError as exc:
+    except ValueError as exc:  # pydantic's ValidationError
         raise invalid(exc) from None
 
 
-def environments_config() -> Any:
+def environments_config() -> config.Environments:
     try:
-        return load_environments()
-    except ConfigError as exc:
+        return config.load_environments()
+    except config.ConfigError as exc:
         raise ApiError(500, "ConfigurationError", str(exc)) from None
 
 
 def environment_of(run: RunView) -> str:
-    return str((run.input or {}).get("environment") or (run.output or {}).get("environment") or "")
+    if run.request is not None:
+        return run.request.environment
+    if run.output is not None:
+        return run.output.environment
+    return run.instance_id.rsplit("-", 1)[0]
 
 
 async def find_run(client: df.DurableOrchestrationClient, req: func.HttpRequest) -> RunView:
@@ -66,9 +78,9 @@ async def find_run(client: df.DurableOrchestrationClient, req: func.HttpRequest)
     return run
 
 
-async def send_event(client: df.DurableOrchestrationClient, run: RunView, name: str, payload: dict[str, Any]) -> None:
+async def send_event(client: df.DurableOrchestrationClient, run: RunView, name: str, event: contract.Contract) -> None:
     try:
-        await client.raise_event(run.instance_id, name, payload)
+        await client.raise_event(run.instance_id, name, contract.wire(event))
     except Exception:
         # The run ended between our status read and the event (410/404 from the extension).
         latest = await get_run(client, run.instance_id)
@@ -78,17 +90,20 @@ async def send_event(client: df.DurableOrchestrationClient, run: RunView, name: 
 
 
 def started_by(run: RunView) -> str | None:
-    return run.custom.get("started_by") or (run.input or {}).get("started_by") or (run.output or {}).get("started_by")
+    if run.status.started_by:
+        return run.status.started_by
+    if run.request is not None:
+        return run.request.started_by
+    return run.output.started_by if run.output is not None else None
 
 
 def summary(run: RunView) -> dict[str, Any]:
-    output = run.output or {}
     return {
         "id": run.instance_id,
-        "environment": environment_of(run) or run.instance_id.rsplit("-", 1)[0],
+        "environment": environment_of(run),
         "runtimeStatus": run.runtime_status,
         "phase": run.phase,
-        "outcome": output.get("outcome"),
+        "outcome": run.output.outcome.value if run.output is not None else None,
         "startedBy": started_by(run),
         "createdTime": run.created.isoformat() if run.created else None,
         "lastUpdatedTime": run.updated.isoformat() if run.updated else None,
@@ -97,28 +112,43 @@ def summary(run: RunView) -> dict[str, Any]:
 
 def detail(run: RunView) -> dict[str, Any]:
     """Everything an operator asks about one run; facts come from the output once it has finished."""
-    facts = run.output or run.custom
-    approval = facts.get("approval") or run.custom.get("approval")
-    resources = facts.get("resources") or run.custom.get("resources") or {}
+    status, output = run.status, run.output
+    approval = (output.approval if output else None) or status.approval
+    resources = (output.resources if output else None) or status.resources
+    request = run.request
     return {
         **summary(run),
-        "message": run.custom.get("message"),
-        "reason": (run.output or {}).get("reason"),
-        "trigger": (run.input or {}).get("trigger"),
-        "request": {k: (run.input or {}).get(k) for k in ("target_version", "strategy", "reason")},
-        "timeline": facts.get("timeline") or run.custom.get("timeline") or [],
-        "verification": facts.get("verification") or run.custom.get("verification"),
-        "approval": approval,
-        "approvedBy": approval.get("by") if isinstance(approval, dict) and approval.get("approved") else None,
-        "rollback": facts.get("rollback") or run.custom.get("rollback"),
-        "resources": {
-            "frontDoor": resources.get("front_door"),
-            "blue": resources.get("blue"),
-            "green": resources.get("green"),
+        "message": status.message,
+        "reason": output.reason if output else None,
+        "accepts": {
+            "abort": run.active and decisions.can_abort(status),
+            "approval": run.active and decisions.waiting_for_approval(status),
+            "rollback": run.active and decisions.can_roll_back(status),
         },
-        "customStatus": run.custom,
-        "output": run.output,
+        "deadline": status.deadline,
+        "trigger": contract.wire(request.trigger) if request else None,
+        "request": {
+            "target_version": request.target_version if request else None,
+            "strategy": request.strategy.value if request and request.strategy else None,
+            "reason": request.reason if request else None,
+        },
+        "timeline": [contract.wire(e) for e in (output.timeline if output else status.timeline)],
+        "verification": _wire(output.verification if output else status.verification),
+        "approval": _wire(approval),
+        "approvedBy": approval.by if approval is not None and approval.approved else None,
+        "rollback": _wire((output.rollback if output else None) or status.rollback),
+        "resources": {
+            "frontDoor": resources.front_door if resources else None,
+            "blue": resources.blue if resources else None,
+            "green": resources.green if resources else None,
+        },
+        "customStatus": contract.wire(status),
+        "output": contract.wire(output) if output else None,
     }
+
+
+def _wire(model: contract.Contract | None) -> Any:
+    return contract.wire(model) if model is not None else None
 
 
 # ---- routes
@@ -129,19 +159,19 @@ def detail(run: RunView) -> dict[str, Any]:
 @json_api
 async def start_upgrade(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     caller = require_caller(req)
-    body = read_body(req, StartUpgrade, allow_empty=False)
-    env: Environment | None = environments_config().get(body.environment)
+    body = read_body(req, models.StartUpgrade, allow_empty=False)
+    env = environments_config().get(body.environment)
     if env is None:
         raise ApiError(404, "UnknownEnvironment", f"no environment named {body.environment!r} is configured")
-    request = {
-        "environment": env.name,
-        "target_version": body.target_version,
-        "strategy": body.strategy,
-        "reason": body.reason or f"requested by {caller.name}",
-        "started_by": caller.name,
-        "trigger": {"kind": "http"},
-    }
-    result = await start_run(client, env.name, request)
+    request = contract.RunRequest(
+        environment=env.name,
+        target_version=body.target_version,
+        strategy=contract.Strategy(body.strategy) if body.strategy else None,
+        reason=body.reason or f"requested by {caller.name}",
+        started_by=caller.name,
+        trigger=contract.RunTrigger(kind="http"),
+    )
+    result = await start_run(client, request)
     if not result.started:
         raise ApiError(
             409,
@@ -160,8 +190,8 @@ async def start_upgrade(req: func.HttpRequest, client: df.DurableOrchestrationCl
 @json_api
 async def list_upgrades(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     try:
-        query = ListQuery.model_validate(dict(req.params))
-    except ValidationError as exc:
+        query = models.ListQuery.model_validate(dict(req.params))
+    except ValueError as exc:
         raise invalid(exc, "query") from None
     if query.environment is not None and environments_config().get(query.environment) is None:
         raise ApiError(404, "UnknownEnvironment", f"no environment named {query.environment!r} is configured")
@@ -178,9 +208,9 @@ async def get_upgrade(req: func.HttpRequest, client: df.DurableOrchestrationClie
 
 async def decide(req: func.HttpRequest, client: df.DurableOrchestrationClient, approved: bool) -> func.HttpResponse:
     caller = require_caller(req)
-    body = read_body(req, Decision, allow_empty=True)
+    body = read_body(req, models.Decision, allow_empty=True)
     run = await find_run(client, req)
-    if not run.active or not decisions.waiting_for_approval(run.custom):
+    if not run.active or not decisions.waiting_for_approval(run.status):
         raise ApiError(
             409,
             "NotAwaitingApproval",
@@ -197,9 +227,9 @@ async def decide(req: func.HttpRequest, client: df.DurableOrchestrationClient, a
         raise ApiError(403, "NotAnApprover", f"{caller.name} is not an approver of {env.name}")
     if check == decisions.ApproverCheck.INITIATOR:
         raise ApiError(403, "FourEyes", f"{caller.name} started this run; four-eyes needs someone else to decide")
-    payload = {"approved": approved, "by": caller.name, "comment": body.comment}
-    await send_event(client, run, APPROVAL_EVENT, payload)
-    return json_response({"id": run.instance_id, "event": APPROVAL_EVENT, **payload}, 202)
+    event = contract.ApprovalEvent(approved=approved, by=caller.name, comment=body.comment)
+    await send_event(client, run, APPROVAL_EVENT, event)
+    return json_response({"id": run.instance_id, "event": APPROVAL_EVENT, **contract.wire(event)}, 202)
 
 
 @bp.route(route="upgrades/{id}/approve", methods=["POST"])
@@ -221,18 +251,19 @@ async def reject_upgrade(req: func.HttpRequest, client: df.DurableOrchestrationC
 @json_api
 async def rollback_upgrade(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     caller = require_caller(req)
-    body = read_body(req, RollbackRequest, allow_empty=False)
+    body = read_body(req, models.RollbackRequest, allow_empty=False)
     run = await find_run(client, req)
-    if not run.active or not decisions.can_roll_back(run.custom):
+    if not run.active or not decisions.can_roll_back(run.status):
         raise ApiError(
             409,
             "NothingToRollBack",
             f"run {run.instance_id} has nothing to roll back (phase {run.phase}, {run.runtime_status})",
             phase=run.phase,
         )
-    payload = {"trigger": "manual", "by": caller.name, "reason": body.reason}
-    await send_event(client, run, ROLLBACK_EVENT, payload)
-    return json_response({"id": run.instance_id, "event": ROLLBACK_EVENT, **payload}, 202)
+    enabled_in = await reenable_blue(run)
+    event = contract.RollbackEvent(trigger="manual", by=caller.name, reason=body.reason, blue_enabled_in=enabled_in)
+    await send_event(client, run, ROLLBACK_EVENT, event)
+    return json_response({"id": run.instance_id, "event": ROLLBACK_EVENT, **contract.wire(event)}, 202)
 
 
 @bp.route(route="upgrades/{id}/abort", methods=["POST"])
@@ -240,9 +271,9 @@ async def rollback_upgrade(req: func.HttpRequest, client: df.DurableOrchestratio
 @json_api
 async def abort_upgrade(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     caller = require_caller(req)
-    body = read_body(req, AbortRequest, allow_empty=True)
+    body = read_body(req, models.AbortRequest, allow_empty=True)
     run = await find_run(client, req)
-    if not run.active or not decisions.can_abort(run.custom):
+    if not run.active or not decisions.can_abort(run.status):
         raise ApiError(
             409,
             "TooLateToAbort",
@@ -250,9 +281,26 @@ async def abort_upgrade(req: func.HttpRequest, client: df.DurableOrchestrationCl
             "after the switch use rollback",
             phase=run.phase,
         )
-    payload = {"by": caller.name, "reason": body.reason or f"aborted by {caller.name}"}
-    await send_event(client, run, ABORT_EVENT, payload)
-    return json_response({"id": run.instance_id, "event": ABORT_EVENT, **payload}, 202)
+    event = contract.AbortEvent(by=caller.name, reason=body.reason or f"aborted by {caller.name}")
+    await send_event(client, run, ABORT_EVENT, event)
+    return json_response({"id": run.instance_id, "event": ABORT_EVENT, **contract.wire(event)}, 202)
+
+
+async def reenable_blue(run: RunView) -> list[str]:
+    """The rollback's first make-before-break step, done by the door itself so users are not kept
+    waiting for the orchestrator's next replay: enable blue's origins (it never disables anything).
+
+    Returns the origin groups it changed: none when blue was enabled already, or when Front Door
+    cannot be written now (the orchestrator routes back anyway when it sees the event).
+    """
+    plan = run.status.traffic
+    if plan is None:
+        return []
+    try:
+        return await asyncio.to_thread(traffic.reenable_blue, azure.clients(), plan)
+    except Exception as exc:  # an Azure error: the orchestrator's own route back retries it
+        log.warning("run %s: re-enabling blue's origins failed (%s); the run routes back", run.instance_id, exc)
+        return []
 
 
 @bp.route(route="openapi.json", methods=["GET"])

@@ -9,7 +9,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import azure.functions as func
-from pydantic import ValidationError
 
 log = logging.getLogger("bluegreen.triggers")
 
@@ -34,12 +33,18 @@ def error_response(status: int, code: str, message: str, **extra: Any) -> func.H
     return json_response({"error": {"code": code, "message": message, **extra}}, status)
 
 
-def field_errors(exc: ValidationError) -> list[dict[str, str]]:
-    """One entry per bad field, named as the caller wrote it (aliases), without echoing the input."""
-    return [{"field": ".".join(str(p) for p in e["loc"]) or "(body)", "message": str(e["msg"])} for e in exc.errors()]
+def field_errors(exc: ValueError) -> list[dict[str, str]]:
+    """One entry per bad field, named as the caller wrote it (aliases), without echoing the input.
+
+    `exc` is pydantic's ValidationError (a ValueError; pydantic loads on first use, not at import).
+    """
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return [{"field": "(body)", "message": str(exc)}]
+    return [{"field": ".".join(str(p) for p in e["loc"]) or "(body)", "message": str(e["msg"])} for e in errors()]
 
 
-def invalid(exc: ValidationError, what: str = "request body") -> ApiError:
+def invalid(exc: ValueError, what: str = "request body") -> ApiError:
     fields = field_errors(exc)
     summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
     return ApiError(400, "InvalidRequest", f"invalid {what}: {summary}", fields=fields)

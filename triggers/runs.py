@@ -18,6 +18,8 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from bluegreen.lazy import contract
+
 log = logging.getLogger("bluegreen.triggers")
 
 ORCHESTRATOR = "bluegreen_upgrade"
@@ -42,15 +44,19 @@ def safe_instance_id(value: str) -> bool:
     return bool(_SAFE_ID.match(value))
 
 
+# Before its first episode a run has published nothing: it can still be stopped.
+STARTING = {"abortable": True, "message": "starting"}
+
+
 @dataclass(frozen=True)
 class RunView:
     instance_id: str
     runtime_status: str
     created: datetime | None
     updated: datetime | None
-    custom: dict[str, Any]
-    output: dict[str, Any] | None
-    input: dict[str, Any] | None
+    status: contract.RunStatus
+    output: contract.RunOutput | None
+    request: contract.RunRequest | None
 
     @property
     def active(self) -> bool:
@@ -58,7 +64,7 @@ class RunView:
 
     @property
     def phase(self) -> str | None:
-        return self.custom.get("phase")
+        return self.status.phase.value if self.status.phase else None
 
     @classmethod
     def of(cls, status: df.DurableOrchestrationStatus) -> RunView:
@@ -68,21 +74,27 @@ class RunView:
             runtime_status=str(getattr(runtime, "value", runtime) or "Unknown"),
             created=status.created_time,
             updated=status.last_updated_time,
-            custom=status.custom_status if isinstance(status.custom_status, dict) else {},
-            output=status.output if isinstance(status.output, dict) else None,
-            input=_as_dict(status.input_),
+            status=_model(contract.RunStatus, status.custom_status) or contract.RunStatus.model_validate(STARTING),
+            output=_model(contract.RunOutput, status.output),
+            request=_model(contract.RunRequest, status.input_),
         )
 
 
-def _as_dict(value: Any) -> dict[str, Any] | None:
-    """The run's input: the Python client JSON-encodes it once more than it needs (like event data), so
-    the status may carry a string of JSON; decode such a string once."""
+def _model(model: type[contract.Model], value: Any) -> contract.Model | None:
+    """A contract model from a status field. The Python client JSON-encodes the input once more than it
+    needs (like event data), so it may be a string of JSON: decode such a string once."""
     if isinstance(value, str):
         try:
             value = json.loads(value)
         except ValueError:
             return None
-    return value if isinstance(value, dict) else None
+    if not isinstance(value, dict):
+        return None
+    try:
+        return model.model_validate(value)
+    except ValueError:  # written by another version of the app: shown as unknown, never a 500
+        log.warning("a run's %s does not match the contract", model.__name__)
+        return None
 
 
 def _is_ours(status: df.DurableOrchestrationStatus) -> bool:
@@ -117,10 +129,9 @@ class StartResult:
     reason: str  # "started" | "in_progress" | "duplicate_event"
 
 
-async def start_run(
-    client: df.DurableOrchestrationClient, environment: str, request: dict[str, Any], event_id: str | None = None
-) -> StartResult:
+async def start_run(client: df.DurableOrchestrationClient, request: contract.RunRequest) -> StartResult:
     """Start a run unless one is in progress (or, for an event, this event already started one)."""
+    environment, event_id = request.environment, request.trigger.event_id
     runs = await list_runs(client, environment)
     active = next((r for r in runs if r.active), None)
     if active is not None:
@@ -128,16 +139,16 @@ async def start_run(
     if event_id is not None:
         for run in runs[:DEDUPE_WINDOW_RUNS]:
             full = await get_run(client, run.instance_id, show_input=True)
-            if full is not None and ((full.input or {}).get("trigger") or {}).get("event_id") == event_id:
+            if full is not None and full.request is not None and full.request.trigger.event_id == event_id:
                 return StartResult(False, run.instance_id, "duplicate_event")
     instance_id = next_instance_id(environment, [r.instance_id for r in runs])
     try:
-        await client.start_new(ORCHESTRATOR, instance_id, request)
+        await client.start_new(ORCHESTRATOR, instance_id, contract.wire(request))
     except Exception:
         # Most likely a racing start took this id first (409 from the extension): if it runs, it wins.
         winner = await get_run(client, instance_id)
         if winner is not None and winner.active:
             return StartResult(False, instance_id, "in_progress")
         raise
-    log.info("started %s for %s (trigger %s)", instance_id, environment, (request.get("trigger") or {}).get("kind"))
+    log.info("started %s for %s (trigger %s)", instance_id, environment, request.trigger.kind)
     return StartResult(True, instance_id, "started")

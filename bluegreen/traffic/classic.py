@@ -8,14 +8,13 @@ from azure.mgmt.frontdoor.models import FrontDoor
 
 from bluegreen import operations
 from bluegreen.arm_ids import ResourceId
+from bluegreen.contract import GroupState, OriginState
 from bluegreen.errors import PermanentError, classify
-from bluegreen.traffic import FrontDoorRef, Origin, TrafficState
 
 
 class ClassicFrontDoor:
-    def __init__(self, clients: Any, ref: FrontDoorRef) -> None:
-        self._ref = ref
-        self._rid = ResourceId.parse(ref.resource_id)
+    def __init__(self, clients: Any, front_door_id: str) -> None:
+        self._rid = ResourceId.parse(front_door_id)
         self._client = clients.frontdoor(self._rid.subscription)
 
     def _get(self) -> dict[str, Any]:
@@ -25,22 +24,21 @@ class ClassicFrontDoor:
             raise classify(exc) from exc
         return body
 
-    def _backends(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+    def _backends(self, body: dict[str, Any], group: str) -> list[dict[str, Any]]:
         for pool in body.get("properties", {}).get("backendPools") or []:
-            if str(pool.get("name", "")).lower() == self._ref.group.lower():
+            if str(pool.get("name", "")).lower() == group.lower():
                 backends: list[dict[str, Any]] = pool.setdefault("properties", {}).setdefault("backends", [])
                 return backends
-        raise PermanentError(
-            "BackendPoolNotFound", f"front door {self._rid.name} has no backend pool {self._ref.group!r}"
-        )
+        raise PermanentError("BackendPoolNotFound", f"front door {self._rid.name} has no backend pool {group!r}")
 
-    def read(self) -> TrafficState:
+    def read(self, group: str) -> GroupState:
         body = self._get()
         # Classic has no per-backend deployment status: the front door's provisioning state covers the PUT.
         deployed = body.get("properties", {}).get("provisioningState", "Succeeded") == "Succeeded"
-        return TrafficState(
-            tuple(
-                Origin(
+        return GroupState(
+            group=group,
+            origins=[
+                OriginState(
                     key=b.get("address", ""),
                     host=b.get("address", ""),
                     enabled=b.get("enabledState", "Enabled") == "Enabled",
@@ -48,21 +46,22 @@ class ClassicFrontDoor:
                     weight=b.get("weight"),
                     deployed=deployed,
                 )
-                for b in self._backends(body)
-            )
+                for b in self._backends(body, group)
+            ],
         )
 
-    def set_enabled(self, key: str, enabled: bool) -> None:
-        self._change(key, {"enabledState": "Enabled" if enabled else "Disabled"})
+    def set_enabled(self, group: str, key: str, enabled: bool) -> None:
+        self._change(group, key, {"enabledState": "Enabled" if enabled else "Disabled"})
 
-    def set_host(self, key: str, host: str) -> None:
-        self._change(key, {"address": host, "backendHostHeader": host})
+    def set_host(self, group: str, key: str, host: str) -> None:
+        self._change(group, key, {"address": host, "backendHostHeader": host})
 
-    def _change(self, key: str, changes: dict[str, Any]) -> None:
+    def _change(self, group: str, key: str, changes: dict[str, Any]) -> None:
         body = self._get()
-        backend = next((b for b in self._backends(body) if str(b.get("address", "")).lower() == key.lower()), None)
+        backends = self._backends(body, group)
+        backend = next((b for b in backends if str(b.get("address", "")).lower() == key.lower()), None)
         if backend is None:
-            raise PermanentError("BackendNotFound", f"backend pool {self._ref.group!r} has no backend {key!r}")
+            raise PermanentError("BackendNotFound", f"backend pool {group!r} has no backend {key!r}")
         backend.update(changes)
         writable = FrontDoor(FrontDoor(body).as_dict(exclude_readonly=True))
         operations.start(

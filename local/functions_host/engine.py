@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from local.functions_host import history as h
@@ -31,23 +31,44 @@ def new_state() -> dict[str, Any]:
 class Effects:
     """What the scheduler does after a commit: run activities, arm or drop timers, queue instances."""
 
-    activities: list[tuple[str, int, str, str | None]] = field(default_factory=list)
+    # (instance, task id, activity name, input JSON text, token of this scheduling)
+    activities: list[tuple[str, int, str, str | None, str | None]] = field(default_factory=list)
     timers: list[tuple[str, int, str]] = field(default_factory=list)
     dropped_timers: list[tuple[str, int]] = field(default_factory=list)
     ended: list[str] = field(default_factory=list)  # executions that ended: drop all their timers
     enqueue: list[str] = field(default_factory=list)
 
 
+def track_timers(timers: dict[tuple[str, int], tuple[datetime, str]], fx: Effects) -> None:
+    """A driver's armed timers after a commit: the ended executions' go first, then the dropped, then the new.
+
+    Timer ids restart in every execution, so an ended execution's timers must be forgotten before a
+    later execution's with the same ids are armed.
+    """
+    for iid in fx.ended:
+        for key in [k for k in timers if k[0] == iid]:
+            del timers[key]
+    for key in fx.dropped_timers:
+        timers.pop(key, None)
+    for iid, timer_id, fire_at in fx.timers:
+        timers[(iid, timer_id)] = (h.parse_time(fire_at), fire_at)
+
+
 class Engine:
     def __init__(self, store: Store, index: AppIndex, clock: Any) -> None:
         self.store, self.index, self.clock = store, index, clock
+        replay.cache_history_timestamps()
 
     # ---- instance creation and control (called from the management API and for sub-orchestrations)
 
     def create(self, tx: Tx, name: str, instance_id: str, input_text: str | None, parent: Any, fx: Effects) -> None:
-        """A new instance, Pending until its first episode. `input_text` is ExecutionStarted.Input (JSON text)."""
+        """A new instance, Pending until its first episode. `input_text` is ExecutionStarted.Input (JSON text).
+
+        An instance re-created under an id already used (a sub-orchestration's retry, a start over a
+        finished instance) keeps that id's history counters: those events were written all the same.
+        """
         now = h.ts(self.clock.now())
-        tx.delete_instance(instance_id)
+        tx.reset_instance(instance_id)
         tx.put_instance(
             {
                 "instance_id": instance_id,
@@ -207,8 +228,8 @@ class Engine:
         iid = inst["instance_id"]
         if not is_sub:
             events.append(h.task_scheduled(now, task_id, name, input_text))
-            tx.add_task(iid, task_id, name, input_text)
-            fx.activities.append((iid, task_id, name, input_text))
+            token = tx.add_task(iid, task_id, name, input_text)
+            fx.activities.append((iid, task_id, name, input_text, token))
             return
         child_id = child_id or f"{iid}:{task_id}"
         events.append(h.sub_created(now, task_id, name, child_id, input_text))

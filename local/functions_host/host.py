@@ -197,6 +197,21 @@ class LocalHost:
         assert self.store is not None
         return self.store.history(instance_id)
 
+    def history_counts(self, instance_id: str) -> dict[str, int]:
+        """History volume of a run tree: the instance and every descendant (sub-orchestrations, recursively).
+
+        `events` counts every event ever written, across continue_as_new and retries, which
+        history() cannot show (it holds the current execution only); `max_instance` is the longest
+        single execution among them, what one replay had to read. An unknown id counts 0 instances.
+        """
+        assert self.store is not None
+        rows = self.store.history_counters(instance_id)
+        return {
+            "instances": len(rows),
+            "events": sum(r["events_written"] for r in rows),
+            "max_instance": max((r["longest_history"] for r in rows), default=0),
+        }
+
     def pending_timers(self) -> int:
         assert self.store is not None
         return len(self.store.timers())

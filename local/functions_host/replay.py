@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import importlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,6 +11,9 @@ from typing import Any
 import azure.functions as func
 
 from local.functions_host.history import Event
+
+# The module, not the class its package re-exports under the same name.
+_history_event_module = importlib.import_module("azure.durable_functions.models.history.HistoryEvent")
 
 OUT_OF_PROC_MARKER = "$OutOfProcData$:"
 
@@ -19,6 +24,20 @@ COMPOUND = (WHEN_ANY, WHEN_ALL)
 # Actions that take a sequence number (an EventId) when the host schedules them, as DTFx numbers them.
 NUMBERED = (CALL_ACTIVITY, CALL_ACTIVITY_RETRY, CALL_SUB, CALL_SUB_RETRY, CREATE_TIMER)
 SUPPORTED = (*NUMBERED, WAIT_FOR_EVENT, CONTINUE_AS_NEW)
+
+
+def cache_history_timestamps() -> None:
+    """Parse each history timestamp once per process instead of once per replay.
+
+    The SDK's HistoryEvent parses its `Timestamp` with dateutil every time an episode replays the
+    history, and with the same strings every time: that was most of an episode's cost here. The parse
+    is a pure function of the string and a datetime is immutable, so a cache in front of it changes
+    nothing the orchestrator sees. (Azure's worker pays this on every replay; the app keeps its
+    histories short for that reason, see orchestrators/children.py.)
+    """
+    parse = _history_event_module.dt_parse
+    if not isinstance(parse, functools._lru_cache_wrapper):
+        _history_event_module.dt_parse = functools.lru_cache(maxsize=1 << 16)(parse)
 
 
 @dataclass

@@ -25,7 +25,7 @@ from azure.functions import meta
 from azure.functions.durable_functions import ActivityTriggerConverter
 
 from local.functions_host import history as h
-from local.functions_host.engine import Effects, Engine
+from local.functions_host.engine import Effects, Engine, track_timers
 from local.functions_host.store import Store, StoreClosed
 
 log = logging.getLogger("functions_host")
@@ -47,15 +47,9 @@ class Scheduler:
     # ---- bookkeeping shared with the HTTP side (all on the loop thread)
 
     def apply(self, fx: Effects) -> None:
-        for iid in fx.ended:
-            for key in [k for k in self._timers if k[0] == iid]:
-                del self._timers[key]
-        for key in fx.dropped_timers:
-            self._timers.pop(key, None)
-        for iid, timer_id, fire_at in fx.timers:
-            self._timers[(iid, timer_id)] = (h.parse_time(fire_at), fire_at)
-        for iid, task_id, name, input_text in fx.activities:
-            self._start_activity(iid, task_id, name, input_text)
+        track_timers(self._timers, fx)
+        for iid, task_id, name, input_text, token in fx.activities:
+            self._start_activity(iid, task_id, name, input_text, token)
         for iid in fx.enqueue:
             if iid not in self._queued:
                 self._queued.add(iid)
@@ -65,7 +59,9 @@ class Scheduler:
     def recover(self) -> None:
         """Pick up what a previous host left: in-flight activities run again (at-least-once), timers re-arm."""
         fx = Effects()
-        fx.activities = [(t["instance_id"], t["task_id"], t["name"], t["input"]) for t in self.store.tasks()]
+        fx.activities = [
+            (t["instance_id"], t["task_id"], t["name"], t["input"], t["token"]) for t in self.store.tasks()
+        ]
         fx.timers = [(t["instance_id"], t["timer_id"], t["fire_at"]) for t in self.store.timers()]
         fx.enqueue = self.store.instances_with_inbox()
         self.apply(fx)
@@ -169,8 +165,8 @@ class Scheduler:
 
     # ---- activities
 
-    def _start_activity(self, iid: str, task_id: int, name: str, input_text: str | None) -> None:
-        task = self.loop.create_task(self._run_activity(iid, task_id, name, input_text))
+    def _start_activity(self, iid: str, task_id: int, name: str, input_text: str | None, token: str | None) -> None:
+        task = self.loop.create_task(self._run_activity(iid, task_id, name, input_text, token))
         self._activities.add(task)
         task.add_done_callback(self._activity_done)
 
@@ -178,7 +174,7 @@ class Scheduler:
         self._activities.discard(task)
         self.wake()
 
-    async def _run_activity(self, iid: str, task_id: int, name: str, input_text: str | None) -> None:
+    async def _run_activity(self, iid: str, task_id: int, name: str, input_text: str | None, token: str | None) -> None:
         fn = self.engine.index.activity(name)
         started = time.perf_counter()
         try:
@@ -203,7 +199,7 @@ class Scheduler:
         )
         try:
             with self.store.tx() as tx:
-                if not tx.take_task(iid, task_id):
+                if not tx.take_task(iid, task_id, token):
                     return  # the instance ended or continued as new meanwhile: the result is dropped
                 tx.add_inbox(iid, "completion", event)
         except StoreClosed:

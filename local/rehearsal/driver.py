@@ -25,6 +25,7 @@ from local.azure_emulator import AzureEmulator
 from local.clock import VirtualClock
 from local.functions_host import LocalHost
 from local.rehearsal.world import Estate, build_estate, environment_config, load_blue
+from triggers.alerts import forget_raised
 from triggers.decisions import EventAction, event_action
 
 SCENARIOS = ("happy", "reject", "approval-timeout", "upgrade-fails", "verify-fails", "error-spike", "crash-resume")
@@ -234,6 +235,9 @@ class Rehearsal:
     # ---- the run
 
     def run(self) -> dict[str, Any]:
+        # A rehearsal is a fresh deployment: the alert door's memory of deliveries starts empty (runs of
+        # earlier rehearsals in this process had the same ids at the same virtual instants).
+        forget_raised()
         started_wall = time.monotonic()
         started_virtual = self.clock.now()
         self.emulator = self._start_emulator()
@@ -254,16 +258,19 @@ class Rehearsal:
                     "reason": self.observed.not_started_reason,
                     "final": None,
                     "history_events": 0,
+                    "history_events_max_instance": 0,
                     "virtual_seconds": 0.0,
                     "wall_seconds": time.monotonic() - started_wall,
                 }
             final = self._wait_for_outcome(settings)
-            history = self.host.history(self.observed.instance_id) if self.observed.instance_id else []
+            counts = self.host.history_counts(self.observed.instance_id)
             output = (final or {}).get("output")
             self._print_new_timeline(output.get("timeline") or [] if isinstance(output, dict) else [])
             return {
                 "final": final,
-                "history_events": len(history),
+                "history_events": counts["events"],
+                "history_events_max_instance": counts["max_instance"],
+                "instances": counts["instances"],
                 "virtual_seconds": (self.clock.now() - started_virtual).total_seconds(),
                 "wall_seconds": time.monotonic() - started_wall,
             }

@@ -110,6 +110,7 @@ def build_report(
         if not rollback
         else {"trigger": rollback["trigger"], "reaction_ms": reaction_ms(log, rollback["trigger"], alert_sent_wall)},
         "history_events": result.get("history_events", 0),
+        "history_events_max_instance": result.get("history_events_max_instance", 0),
         "virtual_seconds": result.get("virtual_seconds", 0.0),
         "wall_seconds": round(result.get("wall_seconds", 0.0), 3),
     }

@@ -217,13 +217,13 @@ def environment_config(estate: Estate, strategy: str, *, approval: str = "manual
                 "clusters": {
                     "subscription": estate.subscription,
                     "resource_group": estate.resource_group,
-                    "names": {"blue": estate.blue_name, "green": estate.green_name},
+                    "names": [estate.blue_name, estate.green_name],
                 },
                 "front_door": {
                     "kind": estate.front_door_kind,
                     "id": estate.front_door_id,
                     "origin_group": estate.origin_group,
-                    "origins": estate.origins,
+                    "origins": [estate.origins["blue"], estate.origins["green"]],
                 },
                 "approval": {"mode": approval, "timeout_hours": 24, "four_eyes": False},
                 "bake": {"window_minutes": 30, "interval_minutes": 1, "max_error_rate": 0.05, "min_requests": 20},

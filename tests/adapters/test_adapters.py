@@ -12,11 +12,11 @@ import pytest
 from bluegreen import azure as azure_module
 from bluegreen.arm_ids import ResourceId
 from bluegreen.azure import AzureClients, AzureSettings
-from bluegreen.clusters import COLOUR_TAG, Clusters, green_definition, summarize
+from bluegreen.clusters import ORIGIN_TAG, RUN_TAG, Clusters, green_definition, summarize
 from bluegreen.errors import PermanentError
 from bluegreen.metrics import origin_error_rate
-from bluegreen.traffic import FrontDoorRef, provider_for
-from bluegreen.traffic.rules import SwitchStep, next_switch_step
+from bluegreen.routing import SwitchStep, next_switch_step
+from bluegreen.traffic import provider_for
 from bluegreen.versions import Catalogue, Version, upgrade_path
 from local.azure_emulator import AzureEmulator
 from local.clock import VirtualClock
@@ -47,7 +47,7 @@ def world():
 def _wait(clock, emulator, clusters, cluster_id, operation):
     for _ in range(200):
         status = clusters.operation_status(cluster_id, operation)
-        if status["status"] != "InProgress":
+        if status.status != "InProgress":
             return status
         clock.advance_to(emulator.next_event_time() or clock.now() + timedelta(seconds=30))
     raise AssertionError("operation never ended")
@@ -66,9 +66,11 @@ def test_clone_keeps_every_writable_setting_of_a_realistic_blue(world):
     blue_id = next(r["id"] for r in estate.resources if "managedclusters" in r["type"].lower())
     blue = clusters.get(blue_id)
     green_id = str(ResourceId.parse(blue_id).sibling(estate.green_name))
-    body = green_definition(blue, name=estate.green_name, version="1.31.8", run_id="r1", environment="nod-prod")
+    body = green_definition(
+        blue, name=estate.green_name, version="1.31.8", run_id="r1", environment="nod-prod", origin="green"
+    )
     status = _wait(clock, emulator, clusters, green_id, clusters.start_create(green_id, body))
-    assert status["status"] == "Succeeded"
+    assert status.status == "Succeeded"
 
     green = clusters.get(green_id)
     before, after = _writable(blue)["properties"], _writable(green)["properties"]
@@ -83,7 +85,8 @@ def test_clone_keeps_every_writable_setting_of_a_realistic_blue(world):
         assert {k: pool.get(k) for k in kept} == kept
     assert green["properties"]["dnsPrefix"] != blue["properties"]["dnsPrefix"]
     assert green["properties"]["nodeResourceGroup"] != blue["properties"]["nodeResourceGroup"]
-    assert green["tags"][COLOUR_TAG] == "green" and green["tags"]["app"] == blue_fixture["tags"]["app"]
+    assert green["tags"][ORIGIN_TAG] == "green" and green["tags"][RUN_TAG] == "r1"
+    assert green["tags"]["app"] == blue_fixture["tags"]["app"]
     assert green["location"] == blue["location"] and green["sku"] == blue["sku"]
 
 
@@ -99,8 +102,8 @@ def test_two_minor_jump_is_refused_while_the_path_goes_hop_by_hop(world):
     path = upgrade_path(Version.parse("1.31.8"), Version.parse("1.33.6"), catalogue)
     for hop in path:
         status = _wait(clock, emulator, clusters, blue_id, clusters.start_control_plane_upgrade(blue_id, str(hop)))
-        assert status["status"] == "Succeeded", status
-    assert summarize(clusters.get(blue_id))["version"] == "1.33.6"
+        assert status.status == "Succeeded", status
+    assert summarize(clusters.get(blue_id)).version == "1.33.6"
     upgrades = [e for e in emulator.requests() if e["method"] == "PUT" and e["status"] < 300]
     assert len(upgrades) == len(path) == 2
 
@@ -121,20 +124,21 @@ def test_throttled_request_is_retried_by_the_sdk_and_both_show_in_the_log(world)
 def test_switch_keeps_an_enabled_origin_at_every_step(world, kind):
     clock, emulator, clients, estates, _ = world
     estate = estates[kind]
-    provider = provider_for(clients, FrontDoorRef(kind, estate.front_door_id, estate.origin_group))
+    provider = provider_for(clients, kind, estate.front_door_id)
+    group = estate.origin_group
     target, other = estate.origins["green"], estate.origins["blue"]
     steps = []
     for _ in range(50):
-        state = provider.read()
+        state = provider.read(group)
         assert sum(o.enabled for o in state.origins) >= 1
         step = next_switch_step(state, target, other)
         steps.append(step)
         if step == SwitchStep.DONE:
             break
         if step == SwitchStep.ENABLE_TARGET:
-            provider.set_enabled(target, True)
+            provider.set_enabled(group, target, True)
         elif step == SwitchStep.DISABLE_OTHER:
-            provider.set_enabled(other, False)
+            provider.set_enabled(group, other, False)
         else:
             clock.advance_to(emulator.next_event_time() or clock.now() + timedelta(seconds=30))
     assert steps[0] == SwitchStep.ENABLE_TARGET and steps[-1] == SwitchStep.DONE
@@ -146,14 +150,14 @@ def test_switch_keeps_an_enabled_origin_at_every_step(world, kind):
 def test_metrics_follow_routing_and_injected_errors(world):
     clock, emulator, clients, estates, _ = world
     estate = estates["standard"]
-    ref = FrontDoorRef("standard", estate.front_door_id, estate.origin_group)
+    fd = ("standard", estate.front_door_id)
     clock.advance(600)
     metrics = clients.metrics()
-    blue = origin_error_rate(metrics, ref, estate.hosts["blue"], clock.now(), timedelta(minutes=5))
-    green = origin_error_rate(metrics, ref, estate.hosts["green"], clock.now(), timedelta(minutes=5))
+    blue = origin_error_rate(metrics, *fd, estate.hosts["blue"], clock.now(), timedelta(minutes=5))
+    green = origin_error_rate(metrics, *fd, estate.hosts["green"], clock.now(), timedelta(minutes=5))
     assert blue.requests > 0 and blue.errors == 0
     assert green.requests == 0
     emulator.set_error_fraction(estate.blue_name, 0.25)
     clock.advance(300)
-    spiked = origin_error_rate(metrics, ref, estate.hosts["blue"], clock.now(), timedelta(minutes=5))
+    spiked = origin_error_rate(metrics, *fd, estate.hosts["blue"], clock.now(), timedelta(minutes=5))
     assert spiked.rate == pytest.approx(0.25, abs=0.02)

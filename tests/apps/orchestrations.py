@@ -136,3 +136,65 @@ def catches(context: df.DurableOrchestrationContext):
     except Exception as exc:
         return {"caught": "cannot handle that" in str(exc)}
     return {"caught": False}
+
+
+# ---- sub-orchestrations: retries, children that continue as new, run trees
+
+
+def _sub_id(context: df.DurableOrchestrationContext, n: int) -> str:
+    """The app's child-id convention: sub_<parent id>_<n>."""
+    return f"sub_{context.instance_id}_{n}"
+
+
+@app.activity_trigger(input_name="key")
+def count_attempt(key: str) -> int:
+    """Which attempt this is for `key`. An activity, so a replay sees the number the first run saw."""
+    ATTEMPTS[key] += 1
+    return ATTEMPTS[key]
+
+
+@app.orchestration_trigger(context_name="context")
+def fails_first(context: df.DurableOrchestrationContext):
+    """A child that raises until its `succeed_on`-th execution (its input alone cannot tell them apart)."""
+    options = context.get_input()
+    attempt = yield context.call_activity("count_attempt", options["key"])
+    if attempt < options["succeed_on"]:
+        raise RuntimeError(f"child attempt {attempt} failed")
+    return f"child ok on attempt {attempt}"
+
+
+@app.orchestration_trigger(context_name="context")
+def retrying_parent(context: df.DurableOrchestrationContext):
+    options = context.get_input()
+    retry = df.RetryOptions(first_retry_interval_in_milliseconds=1000, max_number_of_attempts=options["max"])
+    return (yield context.call_sub_orchestrator_with_retry("fails_first", retry, options, _sub_id(context, 0)))
+
+
+@app.orchestration_trigger(context_name="context")
+def countdown(context: df.DurableOrchestrationContext):
+    """Continues as new until `left` is 0; the execution with `left` = k calls k activities, so k = 3 is longest."""
+    state = context.get_input()
+    left, squares = state["left"], list(state["squares"])
+    if left == 0:
+        return squares
+    for _ in range(left):
+        squares.append((yield context.call_activity("square", left)))
+    context.continue_as_new({"left": left - 1, "squares": squares})
+
+
+@app.orchestration_trigger(context_name="context")
+def countdown_parent(context: df.DurableOrchestrationContext):
+    start = {"left": context.get_input()["left"], "squares": []}
+    return (yield context.call_sub_orchestrator("countdown", start, _sub_id(context, 0)))
+
+
+@app.orchestration_trigger(context_name="context")
+def two_children(context: df.DurableOrchestrationContext):
+    greetings = yield context.call_sub_orchestrator("chain", None, _sub_id(context, 0))
+    total = yield context.call_sub_orchestrator("fan_out", {"n": 3}, _sub_id(context, 1))
+    return {"greetings": greetings, "total": total}
+
+
+@app.orchestration_trigger(context_name="context")
+def grandparent(context: df.DurableOrchestrationContext):
+    return (yield context.call_sub_orchestrator("two_children", None, _sub_id(context, 0)))

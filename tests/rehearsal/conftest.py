@@ -1,4 +1,8 @@
-"""Run rehearsals in-process: the emulated Azure and the local host on one virtual clock."""
+"""Run rehearsals in-process: the emulated Azure and the local host on one virtual clock.
+
+A rehearsal is the suite's most expensive thing (a whole upgrade through the real replay), so each
+set of options is rehearsed once per session and every test asking for it reads the same report.
+"""
 
 from __future__ import annotations
 
@@ -20,16 +24,18 @@ def rehearse(**options: Any) -> tuple[dict[str, Any], Rehearsal]:
     return report, rehearsal
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def run_rehearsal():
-    made: list[Rehearsal] = []
+    """`run_rehearsal(**options)`: the report and the rehearsal (its emulator still up), once per options."""
+    made: dict[tuple[tuple[str, Any], ...], tuple[dict[str, Any], Rehearsal]] = {}
 
     def factory(**options: Any) -> tuple[dict[str, Any], Rehearsal]:
-        report, rehearsal = rehearse(**options)
-        made.append(rehearsal)
-        return report, rehearsal
+        key = tuple(sorted(options.items()))
+        if key not in made:
+            made[key] = rehearse(**options)
+        return made[key]
 
     yield factory
-    for rehearsal in made:
+    for _, rehearsal in made.values():
         if rehearsal.emulator is not None:
             rehearsal.emulator.stop()

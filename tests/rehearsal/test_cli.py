@@ -59,6 +59,7 @@ def test_user_blue_cluster_three_minors_below_gives_three_hops_and_a_faithful_gr
         "arm",
         "rollback",
         "history_events",
+        "history_events_max_instance",
         "virtual_seconds",
         "wall_seconds",
     }

@@ -36,7 +36,7 @@ def test_alert_during_bake_routes_traffic_back_to_blue(stack: Stack, sample: str
     output = stack.finish(run["id"])["output"]
     status, body = seen["result"]
     assert status == 202 and body["action"] == "rollback" and body["runId"] == run["id"]
-    assert output["outcome"] == "rolled_back" and output["live_side"] == "blue"
+    assert output["outcome"] == "rolled_back" and output["live"] == output["blue"]["cluster"]
     assert output["rollback"]["trigger"] == "alert"
 
 
@@ -59,8 +59,8 @@ def test_repeated_deliveries_of_one_alert_give_one_rollback(stack: Stack) -> Non
     ]
     assert output["outcome"] == "rolled_back"
     details = [e["detail"] for e in output["timeline"]]
-    assert sum(d.startswith("rolling back") for d in details) == 1
-    assert details.count("traffic is back on blue") == 1
+    assert sum(d.startswith("routing back to") for d in details) == 1
+    assert sum(d.startswith("traffic is back on blue") for d in details) == 1
     # Delivered again once the rollback is under way or done: ignored, no second rollback.
     status, again = post_alert(stack, body)
     assert status == 202 and again["action"] == "ignored"

@@ -8,6 +8,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
+from bluegreen.contract import RunStatus
 from tests.triggers.conftest import fixture
 from triggers import decisions
 from triggers.decisions import AlertAction, ApproverCheck, EventAction
@@ -36,17 +37,19 @@ def test_event_action(short_type: str, start_on: list[str], expected: EventActio
 @pytest.mark.parametrize(
     ("condition", "active", "custom", "expected"),
     [
-        ("Resolved", True, {"phase": "bake"}, AlertAction.NOT_FIRED),
+        ("Resolved", True, {"phase": "bake", "can_roll_back": True}, AlertAction.NOT_FIRED),
         ("Fired", False, None, AlertAction.NO_RUN),
-        ("Fired", True, {"phase": "approval"}, AlertAction.NOT_SWITCHED),
+        ("Fired", True, {"phase": "approval", "abortable": True}, AlertAction.NOT_SWITCHED),
         ("Fired", True, {"phase": "retire"}, AlertAction.NOT_SWITCHED),
-        ("Fired", True, {"phase": "switch"}, AlertAction.ROLL_BACK),
-        ("Fired", True, {"phase": "bake"}, AlertAction.ROLL_BACK),
+        ("Fired", True, {"phase": "bake"}, AlertAction.NOT_SWITCHED),  # the grace period after a clean bake
+        ("Fired", True, {"phase": "switch", "can_roll_back": True}, AlertAction.ROLL_BACK),
+        ("Fired", True, {"phase": "bake", "can_roll_back": True}, AlertAction.ROLL_BACK),
         ("Fired", True, {"phase": "rollback"}, AlertAction.ALREADY_ROLLING_BACK),
     ],
 )
 def test_alert_action(condition: str, active: bool, custom: dict | None, expected: AlertAction) -> None:
-    assert decisions.alert_action(condition, active, custom) == expected
+    status = RunStatus.model_validate(custom) if custom is not None else None
+    assert decisions.alert_action(condition, active, status) == expected
 
 
 def test_alert_targets_match_arm_ids_case_insensitively() -> None:
@@ -69,13 +72,16 @@ def test_approver_check(approvers, four_eyes, started_by, caller, expected) -> N
     assert decisions.approver_check({caller}, approvers, four_eyes, started_by) == expected
 
 
-def test_waiting_for_approval_and_what_can_be_stopped() -> None:
-    assert decisions.waiting_for_approval({"phase": "approval", "details": {"awaiting": "Approval"}})
-    assert not decisions.waiting_for_approval({"phase": "approval", "details": {}})  # auto-approved
-    assert decisions.can_abort({"phase": "verify"}) and not decisions.can_abort({"phase": "switch"})
-    assert decisions.can_roll_back({"phase": "bake"}) and not decisions.can_roll_back(
-        {"phase": "bake", "rollback": {"trigger": "manual"}}
-    )
+def test_the_doors_decide_from_what_the_status_says_the_run_accepts() -> None:
+    waiting = RunStatus(phase="approval", awaiting="approval", abortable=True)
+    assert decisions.waiting_for_approval(waiting) and decisions.can_abort(waiting)
+    assert not decisions.waiting_for_approval(RunStatus(phase="approval", abortable=True))  # auto-approved
+    assert not decisions.can_abort(RunStatus(phase="switch", can_roll_back=True))
+    assert decisions.can_roll_back(RunStatus(phase="bake", can_roll_back=True))
+    rolling_back = RunStatus(phase="bake", can_roll_back=True, rollback={"trigger": "manual", "at": "t", "detail": "x"})
+    assert not decisions.can_roll_back(rolling_back)
+    # The grace period after a clean bake: still in bake, but the doors no longer offer rollback.
+    assert not decisions.can_roll_back(RunStatus(phase="bake"))
 
 
 def test_instance_ids_count_only_this_environments_runs() -> None:

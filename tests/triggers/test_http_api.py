@@ -17,7 +17,7 @@ def test_start_returns_check_status_payload_and_run_completes(stack: Stack) -> N
     assert run["outcome"] == "completed" and run["startedBy"] == ALICE
     assert run["resources"]["frontDoor"] == stack.estate.front_door_id
     assert run["resources"]["green"].endswith(stack.estate.green_name)
-    assert run["approvedBy"] == "auto" and run["timeline"] and run["trigger"] == {"kind": "http"}
+    assert run["approvedBy"] == "auto" and run["timeline"] and run["trigger"]["kind"] == "http"
 
 
 def approve_as(stack: Stack, user: str, comment: str | None = None):
@@ -116,7 +116,7 @@ def test_manual_rollback_during_bake_routes_back_to_blue(stack: Stack) -> None:
     run["id"] = stack.start()
     final = stack.finish(run["id"])
     assert seen["result"][0] == 202
-    assert final["output"]["outcome"] == "rolled_back" and final["output"]["live_side"] == "blue"
+    assert final["output"]["outcome"] == "rolled_back" and final["output"]["live"] == final["output"]["blue"]["cluster"]
     assert final["output"]["rollback"]["trigger"] == "manual"
     status, body = stack.api("POST", f"upgrades/{run['id']}/rollback", {"reason": "again"})
     assert status == 409 and body["error"]["code"] == "NothingToRollBack"
@@ -149,7 +149,7 @@ def test_abort_while_waiting_for_approval_deletes_green_and_keeps_blue_live(make
     final = stack.finish(run["id"])
     assert seen["result"][0] == 202
     output = final["output"]
-    assert output["outcome"] == "aborted" and output["live_side"] == "blue"
+    assert output["outcome"] == "aborted" and output["live"] == output["blue"]["cluster"]
     assert "deleted" in output["timeline"][-1]["detail"]
 
 
@@ -199,6 +199,7 @@ def test_unknown_runs_are_404_and_the_list_is_newest_first(stack: Stack) -> None
     assert status == 200 and [r["id"] for r in body["runs"]] == [second, first]
     # The second found blue already at the target: it ends `failed`, blue untouched.
     assert [r["outcome"] for r in body["runs"]] == ["failed", "completed"]
-    assert body["runs"][0]["phase"] == "done" and body["runs"][0]["startedBy"] == ALICE
+    # A finished run shows the phase it ended in (resolving is the start of clone) next to its outcome.
+    assert body["runs"][0]["phase"] == "clone" and body["runs"][0]["startedBy"] == ALICE
     assert stack.api("GET", "upgrades?limit=0")[0] == 400
     assert stack.api("GET", "upgrades?environment=nowhere")[0] == 404

@@ -48,6 +48,20 @@ def test_openapi_lists_exactly_the_registered_routes_with_their_operations() -> 
     assert documented == registered_routes()
 
 
+def test_openapi_shows_the_run_contract_as_the_models_define_it() -> None:
+    """RunStatus and RunOutput reach the API as they are in history: their schemas are the models'."""
+    from triggers.schemas import contract_schemas
+
+    expected = contract_schemas()
+    assert {"RunStatus", "RunOutput", "TimelineEntry", "Phase", "Outcome"} <= set(expected)
+    for name, schema in expected.items():
+        assert SPEC["components"]["schemas"].get(name) == schema, (
+            f"openapi.json is stale for {name}: run python -m triggers.schemas"
+        )
+    detail = SPEC["components"]["schemas"]["RunDetail"]["allOf"][1]["properties"]
+    assert detail["customStatus"] == {"$ref": "#/components/schemas/RunStatus"}
+
+
 def test_openapi_is_served(stack: Stack) -> None:
     status, body = stack.api("GET", "openapi.json", user=None)
     assert status == 200 and body == SPEC

@@ -14,8 +14,8 @@ FD = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Cdn/profiles/afd"
 def _env(**overrides):
     env = {
         "name": "shop",
-        "clusters": {"subscription": "s", "resource_group": "rg", "names": {"blue": "aks-a", "green": "aks-b"}},
-        "front_door": {"id": FD, "origin_group": "og", "origins": {"blue": "blue", "green": "green"}},
+        "clusters": {"subscription": "s", "resource_group": "rg", "names": ["aks-a", "aks-b"]},
+        "front_door": {"id": FD, "origin_group": "og", "origins": ["origin-a", "origin-b"]},
     }
     env.update(overrides)
     return {"environment": [env]}
@@ -32,21 +32,37 @@ def test_defaults_follow_the_runbook():
     env = parse_environments(_env()).environment[0]
     assert env.strategy == "clone-then-upgrade"
     assert env.bake.interval_minutes == 1
+    assert env.switch.timeout_minutes == 30
     assert env.policy.target == "latest" and not env.policy.allow_preview
+
+
+def test_slots_pair_clusters_and_origins_by_position_and_live_id_is_the_other_form():
+    env = parse_environments(_env()).environment[0]
+    assert list(zip(env.clusters.names, env.front_door.origins, strict=True)) == [
+        ("aks-a", "origin-a"),
+        ("aks-b", "origin-b"),
+    ]
+    live = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks-a"
+    derived = parse_environments(_env(clusters={"live_id": live})).environment[0]
+    assert derived.clusters.names is None and derived.clusters.location_resource_group == "rg"
+    with pytest.raises(ConfigError, match="either"):
+        parse_environments(_env(clusters={"live_id": live, "names": ["aks-a", "aks-b"]}))
 
 
 @pytest.mark.parametrize(
     ("override", "field"),
     [
         (
-            {"front_door": {"kind": "azure", "id": FD, "origin_group": "og", "origins": {"blue": "b", "green": "g"}}},
+            {"front_door": {"kind": "azure", "id": FD, "origin_group": "og", "origins": ["a", "b"]}},
             "front_door.kind",
         ),
         ({"bake": {"window_minutes": 5, "interval_minutes": 10}}, "bake"),
         ({"retire": {"mode": "shred"}}, "retire.mode"),
-        ({"clusters": {"names": {"blue": "a", "green": "a"}, "subscription": "s", "resource_group": "rg"}}, "clusters"),
+        ({"clusters": {"names": ["aks-a", "aks-a"], "subscription": "s", "resource_group": "rg"}}, "clusters"),
+        ({"clusters": {"names": ["aks-a"], "subscription": "s", "resource_group": "rg"}}, "clusters"),
+        ({"front_door": {"id": FD, "origin_group": "og", "origins": ["a", "b", "c"]}}, "front_door"),
         (
-            {"front_door": {"id": "not-an-id", "origin_group": "og", "origins": {"blue": "b", "green": "g"}}},
+            {"front_door": {"id": "not-an-id", "origin_group": "og", "origins": ["a", "b"]}},
             "front_door.id",
         ),
         ({"approval": {"timeout_hours": 0}}, "approval.timeout_hours"),
@@ -69,7 +85,7 @@ def test_classic_front_door_needs_a_classic_id():
                     "kind": "classic",
                     "id": FD,
                     "origin_group": "web",
-                    "origins": {"blue": "b.example", "green": "g.example"},
+                    "origins": ["b.example", "g.example"],
                 }
             )
         )

@@ -2,10 +2,10 @@
 
 import pytest
 
-from bluegreen.decisions import BakeVerdict, assess_error_rate, derived_cluster_name, verification_problems
+from bluegreen.contract import BakeVerdict, GroupState, OriginState, VerificationReport
+from bluegreen.decisions import assess_error_rate, derived_cluster_name, verification_problems
 from bluegreen.errors import PermanentError
-from bluegreen.traffic import Origin, TrafficState
-from bluegreen.traffic.rules import SwitchStep, live_side, next_switch_step
+from bluegreen.routing import SwitchStep, live_slot, next_switch_step
 
 
 @pytest.mark.parametrize(
@@ -23,11 +23,12 @@ def test_spike_means_above_threshold_on_enough_requests(requests, errors, verdic
 
 
 def _state(blue=(True, True), green=(False, True)):
-    return TrafficState(
-        (
-            Origin("blue", "b.example", blue[0], 1, 1000, blue[1]),
-            Origin("green", "g.example", green[0], 1, 1000, green[1]),
-        )
+    return GroupState(
+        group="og",
+        origins=[
+            OriginState(key="blue", host="b.example", enabled=blue[0], priority=1, weight=1000, deployed=blue[1]),
+            OriginState(key="green", host="g.example", enabled=green[0], priority=1, weight=1000, deployed=green[1]),
+        ],
     )
 
 
@@ -47,13 +48,15 @@ def test_rollback_is_the_same_rule_towards_blue():
     assert next_switch_step(after_switch, "blue", "green") == SwitchStep.ENABLE_TARGET
 
 
-def test_live_side_is_the_only_enabled_origin():
-    assert live_side(_state(), {"blue": "blue", "green": "green"}) == "blue"
-    assert live_side(_state(blue=(False, True), green=(True, True)), {"blue": "blue", "green": "green"}) == "green"
+def test_live_slot_is_the_position_of_the_only_enabled_origin():
+    assert live_slot(_state(), ["blue", "green"]) == 0
+    assert live_slot(_state(blue=(False, True), green=(True, True)), ["blue", "green"]) == 1
     with pytest.raises(PermanentError, match="did not finish"):
-        live_side(_state(green=(True, True)), {"blue": "blue", "green": "green"})
+        live_slot(_state(green=(True, True)), ["blue", "green"])
     with pytest.raises(PermanentError, match="no origin"):
-        live_side(_state(blue=(False, True)), {"blue": "blue", "green": "green"})
+        live_slot(_state(blue=(False, True)), ["blue", "green"])
+    with pytest.raises(PermanentError, match="has no origin 'purple'"):
+        live_slot(_state(), ["blue", "purple"])
 
 
 def test_derived_green_name_is_stable_per_run_and_differs_between_runs():
@@ -72,17 +75,17 @@ def test_verification_problems_name_what_is_wrong():
         },
         "nodes": {"total": 3, "ready": 3, "versions": {"v1.34.2": 3}},
         "deployments": {"total": 2, "available": 2, "unavailable": []},
-        "origin": {"host": "green.example"},
+        "origins": {"og": {"key": "green", "host": "green.example", "enabled": False, "deployed": True}},
         "smoke": {"url": "https://green.example/healthz", "status": 200, "expected": 200, "ok": True},
     }
-    assert verification_problems(ready, "1.34.2") == []
+    assert verification_problems(VerificationReport.model_validate(ready), "1.34.2") == []
     broken = {
         **ready,
         "deployments": {"total": 2, "available": 1, "unavailable": ["web/api 0/2"]},
         "cluster": {**ready["cluster"], "pools": {"system": "1.34.2", "user": "1.33.6"}},
     }
     broken["nodes"] = {"total": 3, "ready": 3, "versions": {"v1.34.2": 2, "v1.33.6": 1}}
-    problems = verification_problems(broken, "1.34.2")
+    problems = verification_problems(VerificationReport.model_validate(broken), "1.34.2")
     assert any("1 at v1.33.6" in p for p in problems)
     assert any("web/api" in p for p in problems)
     assert any("user" in p for p in problems)

@@ -1,0 +1,544 @@
+"""The run contract: every shape that crosses the Durable boundary, typed once.
+
+Durable Functions records activity inputs and results, orchestrator inputs and outputs, raised events
+and the custom status in the run's history, as JSON. History outlives code: a run started today is
+replayed by tomorrow's deployment. So each shape is a pydantic model here, dicts stay on the wire
+(`wire()` / `Model.model_validate`), and both ends validate.
+
+Vocabulary: `blue` is the cluster live when the run starts and `green` the new one. They are roles.
+What alternates between runs (cluster names, Front Door origins) is a slot, named by what it is: a
+cluster name, an origin name. No field here uses a colour for a slot.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from bluegreen.config import Approval, Bake, SmokeProbe
+
+# ---- enums
+
+
+class Phase(StrEnum):
+    """The runbook's phases, in order; `rollback` only when traffic goes back to blue."""
+
+    CLONE = "clone"
+    UPGRADE = "upgrade"
+    VERIFY = "verify"
+    APPROVAL = "approval"
+    SWITCH = "switch"
+    BAKE = "bake"
+    RETIRE = "retire"
+    ROLLBACK = "rollback"
+
+
+class Outcome(StrEnum):
+    COMPLETED = "completed"  # green live; blue retired (kept, stopped or deleted) as configured
+    ROLLED_BACK = "rolled_back"  # traffic moved to green, then back to blue
+    REJECTED = "rejected"  # approval denied or timed out
+    ABORTED = "aborted"  # stopped by an operator before the switch
+    FAILED = "failed"  # an error before the switch; blue stayed live throughout
+
+
+class Strategy(StrEnum):
+    CLONE_THEN_UPGRADE = "clone-then-upgrade"
+    CREATE_AT_TARGET = "create-at-target"
+
+
+class RollbackTrigger(StrEnum):
+    ALERT = "alert"
+    MANUAL = "manual"
+    METRICS = "metrics"
+
+
+class Awaiting(StrEnum):
+    APPROVAL = "approval"
+
+
+class OperationKind(StrEnum):
+    CREATE = "create"
+    UPGRADE_CONTROL_PLANE = "upgrade-control-plane"
+    UPGRADE_POOL = "upgrade-pool"
+    STOP = "stop"
+    DELETE = "delete"
+
+
+class OperationState(StrEnum):
+    IN_PROGRESS = "InProgress"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    CANCELED = "Canceled"
+
+
+class BakeVerdict(StrEnum):
+    HEALTHY = "healthy"
+    SPIKE = "spike"
+    TOO_LITTLE_TRAFFIC = "too_little_traffic"
+
+
+FrontDoorKind = Literal["standard", "classic"]
+RetireMode = Literal["keep", "stop", "delete"]
+GreenAddress = Literal["fixed", "discover"]
+
+
+# ---- base
+
+
+class Contract(BaseModel):
+    """A shape in history: strict (a typo is an error, not a dropped field), immutable, cheap to import."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+
+Model = TypeVar("Model", bound=Contract)
+Wire = dict[str, JsonValue]
+
+
+def wire(model: Contract) -> Wire:
+    """The JSON object a model travels as (activity input or result, event, status, output)."""
+    return model.model_dump(mode="json")
+
+
+class ErrorInfo(Contract):
+    code: str
+    message: str
+
+
+class ActivityFailure(Contract):
+    """What an activity returns instead of its result when retrying cannot help (a permanent Azure error)."""
+
+    permanent_error: ErrorInfo
+
+
+# ---- the run request and the plan
+
+
+class RunTrigger(Contract):
+    kind: Literal["http", "eventgrid"]
+    event_id: str | None = None
+    event_type: str | None = None
+
+
+class RunRequest(Contract):
+    """The orchestrator's input, written by a trigger. Identities come from the platform, never a body."""
+
+    environment: str
+    target_version: str | None = None
+    strategy: Strategy | None = None
+    reason: str | None = None
+    started_by: str
+    trigger: RunTrigger
+
+
+class ResolveInput(Contract):
+    run_id: str
+    request: RunRequest
+
+
+class LiveCluster(Contract):
+    """Blue: the cluster live when the run starts (read from Front Door)."""
+
+    cluster_id: str
+    name: str
+    version: str
+    pools: list[str]
+
+
+class NewCluster(Contract):
+    """Green: the cluster this run creates in the idle slot."""
+
+    cluster_id: str
+    name: str
+
+
+class OriginPair(Contract):
+    """One origin group (classic: backend pool) and the origin serving each role in it."""
+
+    group: str
+    blue: str  # origin name (classic: backend address) in front of blue
+    green: str  # the one in front of green
+
+
+class TrafficPlan(Contract):
+    kind: FrontDoorKind
+    front_door_id: str  # Standard/Premium: the profile; classic: the front door
+    groups: list[OriginPair] = Field(min_length=1)
+    green_address: GreenAddress = "fixed"
+
+
+class RunSettings(Contract):
+    poll_seconds: int
+    verify_timeout_minutes: int
+    smoke: SmokeProbe
+    approval: Approval
+    bake: Bake
+    retire: RetireMode
+    keep_failed_green: bool
+    switch_timeout_minutes: int
+
+
+class Plan(Contract):
+    """Everything a run decided at its start. Never changed afterwards: later facts are step results."""
+
+    run_id: str
+    environment: str
+    strategy: Strategy
+    target_version: str
+    clone_version: str
+    upgrade_path: list[str]  # the hops green is upgraded through (empty for create-at-target)
+    version_path: list[str]  # blue's version to the target, one minor per hop
+    blue: LiveCluster
+    green: NewCluster
+    traffic: TrafficPlan
+    settings: RunSettings
+
+
+# ---- cluster operations (a start activity, then checks on durable timers)
+
+
+class CreateGreen(Contract):
+    run_id: str
+    environment: str
+    blue_id: str
+    green_id: str
+    green_name: str
+    version: str
+    origin: str  # the origin (first group) that will serve green: recorded in its tags
+
+
+class ClusterTarget(Contract):
+    cluster_id: str
+    # Act only on a cluster this run created (its run tag): how removing green can never delete the
+    # previous run's retired blue, or anything else that happens to sit in the slot.
+    only_if_run: str | None = None
+
+
+class ControlPlaneUpgrade(Contract):
+    cluster_id: str
+    version: str
+
+
+class PoolUpgrade(Contract):
+    cluster_id: str
+    pool: str
+    version: str
+
+
+class OperationHandle(Contract):
+    """A started ARM operation: its status URL (Azure-AsyncOperation or Location), or nothing to wait for."""
+
+    status_url: str | None
+    status: Literal["InProgress", "Succeeded", "Existing", "Gone"]
+
+
+class OperationCheck(Contract):
+    cluster_id: str
+    operation: OperationHandle
+    expect_gone: bool = False
+
+
+class OperationStatus(Contract):
+    status: OperationState
+    error: ErrorInfo | None = None
+
+
+class ClusterOperation(Contract):
+    """Input of the `cluster_operation` sub-orchestration: one long AKS operation, started and watched."""
+
+    kind: OperationKind
+    cluster_id: str
+    what: str  # for the reason when it fails: "creating green", "node pool user upgrade to 1.33.6"
+    poll_seconds: int
+    version: str | None = None
+    pool: str | None = None
+    create: CreateGreen | None = None
+    only_if_run: str | None = None  # stop / delete: only a cluster this run created
+    # Set when the sub-orchestration continues as new: the operation it is already watching.
+    started: OperationHandle | None = None
+    polls: int = 0
+
+
+class OperationResult(Contract):
+    succeeded: bool
+    error: ErrorInfo | None = None
+    polls: int = 0
+
+
+# ---- Front Door
+
+
+class TrafficRead(Contract):
+    traffic: TrafficPlan
+
+
+class OriginState(Contract):
+    key: str  # Standard/Premium: the origin's name; classic: the backend's address
+    host: str
+    enabled: bool
+    priority: int | None = None
+    weight: int | None = None
+    deployed: bool  # Front Door reports this origin's last change deployed
+
+
+class GroupState(Contract):
+    group: str
+    origins: list[OriginState]
+
+    @property
+    def deployed(self) -> bool:
+        return all(o.deployed for o in self.origins)
+
+    def origin(self, key: str) -> OriginState | None:
+        wanted = key.lower()
+        return next((o for o in self.origins if o.key.lower() == wanted), None)
+
+
+class TrafficSnapshot(Contract):
+    groups: list[GroupState]
+
+    def group(self, name: str) -> GroupState | None:
+        return next((g for g in self.groups if g.group.lower() == name.lower()), None)
+
+
+class OriginChange(Contract):
+    traffic: TrafficPlan
+    group: str
+    origin: str
+    enabled: bool
+
+
+class OriginChanged(Contract):
+    changed: bool
+
+
+class DeploymentWait(Contract):
+    """Input of the `front_door_deployment` sub-orchestration: watch until Front Door has deployed."""
+
+    traffic: TrafficPlan
+    deadline: datetime
+    polls: int = 0
+
+
+class DeploymentResult(Contract):
+    deployed: bool
+    polls: int
+
+
+class GreenOrigins(Contract):
+    """Green's origin addresses, per group (fixed in configuration, or pointed at green's ingress)."""
+
+    hosts: dict[str, str]  # group -> host name or address
+    changed: list[str] = []  # groups whose origin was re-pointed
+
+
+class GreenOriginsInput(Contract):
+    cluster_id: str
+    traffic: TrafficPlan
+
+
+# ---- verification
+
+
+class ClusterSummary(Contract):
+    id: str | None = None
+    name: str | None = None
+    location: str | None = None
+    provisioning_state: str | None = None
+    power_state: str | None = None
+    version: str | None = None
+    pools: dict[str, str | None] = {}
+    tags: dict[str, str] = {}
+    error: ErrorInfo | None = None
+
+
+class NodeSummary(Contract):
+    total: int
+    ready: int
+    versions: dict[str, int]  # kubelet version -> node count (a count, not a list: the status stays small)
+
+
+class DeploymentSummary(Contract):
+    total: int
+    available: int
+    unavailable: list[str]
+
+
+class SmokeResult(Contract):
+    url: str
+    status: int | None
+    expected: int
+    ok: bool
+    error: str | None = None
+
+
+class VerifyInput(Contract):
+    cluster_id: str
+    target_version: str
+    traffic: TrafficPlan
+    smoke: SmokeProbe
+
+
+class VerificationReport(Contract):
+    cluster: ClusterSummary | None = None
+    nodes: NodeSummary | None = None
+    deployments: DeploymentSummary | None = None
+    origins: dict[str, OriginState] = {}  # group -> green's origin in it
+    smoke: SmokeResult | None = None
+    problems: list[str] = []
+    passed: bool = False
+
+
+# ---- bake
+
+
+class ErrorRateInput(Contract):
+    traffic: TrafficPlan
+    hosts: dict[str, str]  # group -> green's origin address
+    end: datetime
+    window_minutes: int
+    max_error_rate: float
+    min_requests: int
+
+
+class ErrorRate(Contract):
+    requests: int
+    errors: int
+    rate: float
+    verdict: BakeVerdict
+    green_enabled: bool = True  # False once green's origins no longer take traffic (a rollback moved it)
+
+
+class BakeWatch(Contract):
+    """Input of the `bake_watch` sub-orchestration."""
+
+    traffic: TrafficPlan
+    hosts: dict[str, str]
+    bake: Bake
+    elapsed_minutes: int = 0  # carried over when the watch continues as new
+
+
+class BakeProgress(Contract):
+    elapsed_minutes: int
+    last: ErrorRate
+
+
+class BakeResult(Contract):
+    verdict: Literal["clean", "spike", "stopped"]  # stopped: green no longer takes traffic
+    elapsed_minutes: int
+    last: ErrorRate | None = None
+    detail: str
+
+
+# ---- events raised on a run (payloads; the host may deliver them as JSON text)
+
+
+class ApprovalEvent(Contract):
+    approved: bool
+    by: str
+    comment: str | None = None
+
+
+class RollbackEvent(Contract):
+    trigger: Literal["alert", "manual"]
+    by: str
+    reason: str
+    alert_rule: str | None = None
+    alert_id: str | None = None
+    fired_at: str | None = None
+    # Groups in which the door that raised it already enabled blue's origin (make-before-break's first step).
+    blue_enabled_in: list[str] = []
+
+
+class AbortEvent(Contract):
+    by: str
+    reason: str
+
+
+# ---- what a run records and publishes
+
+
+class TimelineEntry(Contract):
+    phase: Phase | None
+    at: str
+    detail: str
+
+
+class Decision(Contract):
+    approved: bool
+    by: str | None
+    comment: str | None
+    at: str
+
+
+class RollbackRecord(Contract):
+    trigger: RollbackTrigger
+    at: str
+    detail: str
+    by: str | None = None
+
+
+class RunResources(Contract):
+    front_door: str
+    blue: str
+    green: str
+
+
+class ClusterVersion(Contract):
+    cluster: str
+    version: str
+
+
+class UpgradeProgress(Contract):
+    hop: str
+    path: list[str]
+
+
+class ApprovalWait(Contract):
+    deadline: str
+    passed: bool
+
+
+class RunStatus(Contract):
+    """The custom status: where the run is, and exactly what it accepts now. The doors decide from this alone."""
+
+    phase: Phase | None = None
+    message: str = ""
+    started_at: str | None = None  # when the current phase began
+    outcome: Outcome | None = None  # set once, when the run has finished
+    abortable: bool = False  # an Abort is still honoured (before the switch)
+    awaiting: Awaiting | None = None  # an Approval is awaited now
+    deadline: str | None = None  # until when the awaited decision may come
+    can_roll_back: bool = False  # a Rollback is honoured now (switch and bake)
+    started_by: str | None = None
+    resources: RunResources | None = None
+    traffic: TrafficPlan | None = None  # what a rollback door must enable: blue's origins
+    progress: UpgradeProgress | ApprovalWait | BakeProgress | None = None
+    verification: VerificationReport | None = None
+    approval: Decision | None = None
+    rollback: RollbackRecord | None = None
+    timeline: list[TimelineEntry] = []
+
+
+class RunOutput(Contract):
+    """The orchestration's output: the outcome, a one-line reason, what is live, and the whole timeline."""
+
+    outcome: Outcome
+    reason: str | None
+    instance_id: str
+    environment: str
+    started_by: str | None
+    timeline: list[TimelineEntry]
+    resources: RunResources | None = None
+    verification: VerificationReport | None = None
+    approval: Decision | None = None
+    rollback: RollbackRecord | None = None
+    target_version: str | None = None
+    upgrade_path: list[str] = []
+    strategy: Strategy | None = None
+    live: str | None = None  # the cluster serving users at the end
+    blue: ClusterVersion | None = None
+    green: ClusterVersion | None = None  # null when no green exists at the end

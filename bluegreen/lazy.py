@@ -1,0 +1,80 @@
+"""Modules that load on first use, so `import function_app` costs little more than the Functions SDKs.
+
+A Function App pays for every import at cold start. The function modules (orchestrators/, activities/,
+triggers/) therefore import the contract, the configuration and the Azure adapters from here: each name
+is a module object at once, and Python executes the module when one of its attributes is first read
+(importlib's LazyLoader). Type checkers see ordinary imports, so nothing is lost in `make lint`.
+`tests/unit/test_cold_start.py` checks which modules `import function_app` loads.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+
+def lazy_import(name: str) -> ModuleType:
+    """`name`, executed when an attribute is first read; the same object every time."""
+    existing = sys.modules.get(name)
+    if existing is not None:
+        return existing
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+        raise ModuleNotFoundError(f"no module named {name!r}", name=name)
+    loader = importlib.util.LazyLoader(spec.loader)
+    spec.loader = loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    loader.exec_module(module)
+    parent, _, child = name.rpartition(".")
+    if parent:  # as a real import does: the package names its submodule
+        setattr(sys.modules[parent], child, module)
+    return module
+
+
+if TYPE_CHECKING:
+    from bluegreen import (
+        azure,
+        clusters,
+        config,
+        contract,
+        decisions,
+        errors,
+        metrics,
+        planning,
+        routing,
+        traffic,
+        verification,
+        versions,
+    )
+else:
+    azure = lazy_import("bluegreen.azure")
+    clusters = lazy_import("bluegreen.clusters")
+    config = lazy_import("bluegreen.config")
+    contract = lazy_import("bluegreen.contract")
+    decisions = lazy_import("bluegreen.decisions")
+    errors = lazy_import("bluegreen.errors")
+    metrics = lazy_import("bluegreen.metrics")
+    planning = lazy_import("bluegreen.planning")
+    routing = lazy_import("bluegreen.routing")
+    traffic = lazy_import("bluegreen.traffic")
+    verification = lazy_import("bluegreen.verification")
+    versions = lazy_import("bluegreen.versions")
+
+__all__ = [
+    "azure",
+    "clusters",
+    "config",
+    "contract",
+    "decisions",
+    "errors",
+    "lazy_import",
+    "metrics",
+    "planning",
+    "routing",
+    "traffic",
+    "verification",
+    "versions",
+]

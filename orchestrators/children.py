@@ -1,0 +1,167 @@
+"""Sub-orchestrations: the long waits of a run, each in its own short history.
+
+A Durable host replays an orchestration's whole history on every event, so a run that polled AKS and
+Front Door and watched metrics in one instance would cost the square of its length. Each wait here is
+its own instance, and one that would grow past `MAX_WAITS` continues as new with what it has learnt,
+so every history stays a few hundred events however long the operation takes.
+
+- `cluster_operation`: start one AKS operation (idempotent) and check it on durable timers.
+- `front_door_deployment`: read Front Door until it reports every change deployed, or a deadline.
+- `bake_watch`: green's 5xx share every interval of the bake window; ends early on a spike, or when
+  green no longer takes traffic (a rollback moved it).
+Each reports Azure trouble in its result; none raises for it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import azure.durable_functions as df
+
+from activities.clusters import (
+    check_cluster_operation,
+    start_cluster_delete,
+    start_cluster_stop,
+    start_control_plane_upgrade,
+    start_green_create,
+    start_pool_upgrade,
+)
+from activities.traffic import measure_error_rate, read_traffic
+from bluegreen.lazy import contract
+from orchestrators import bp
+from orchestrators.run import Step, StepFailed, call, timer
+
+if TYPE_CHECKING:
+    from activities._activity import Activity
+
+CLUSTER_OPERATION = "cluster_operation"
+FRONT_DOOR_DEPLOYMENT = "front_door_deployment"
+BAKE_WATCH = "bake_watch"
+
+# Timers + checks per execution before continuing as new: ~8 history events each, so ~300 at most.
+MAX_WAITS = 36
+# Polls back off from the configured interval to four times it: fewer events per hour-long operation.
+POLL_BACKOFF_CAP = 4
+# Front Door propagates changes over minutes (up to ~20): re-read every 30 s, backing off to 2 min.
+DEPLOYMENT_POLL_SECONDS = 30
+DEPLOYMENT_POLL_CAP_SECONDS = 120
+
+
+def _start(context: df.DurableOrchestrationContext, op: contract.ClusterOperation) -> Step:
+    """The operation's start activity (each reads first, so a repeated start finds the running operation)."""
+    kind = contract.OperationKind
+    starter: Activity[Any, contract.OperationHandle]
+    request: Any
+    if op.kind == kind.CREATE:
+        assert op.create is not None
+        starter, request = start_green_create, op.create
+    elif op.kind == kind.UPGRADE_CONTROL_PLANE:
+        assert op.version is not None
+        starter = start_control_plane_upgrade
+        request = contract.ControlPlaneUpgrade(cluster_id=op.cluster_id, version=op.version)
+    elif op.kind == kind.UPGRADE_POOL:
+        assert op.version is not None and op.pool is not None
+        starter = start_pool_upgrade
+        request = contract.PoolUpgrade(cluster_id=op.cluster_id, pool=op.pool, version=op.version)
+    else:
+        starter = start_cluster_stop if op.kind == kind.STOP else start_cluster_delete
+        request = contract.ClusterTarget(cluster_id=op.cluster_id, only_if_run=op.only_if_run)
+    return (yield from call(context, starter, request))
+
+
+@bp.function_name(CLUSTER_OPERATION)
+@bp.orchestration_trigger(context_name="context")
+def cluster_operation(context: df.DurableOrchestrationContext) -> Step:
+    op = contract.ClusterOperation.model_validate(context.get_input())
+    polls = op.polls
+    try:
+        handle = op.started
+        if handle is None:
+            handle = yield from _start(context, op)
+        interval = float(op.poll_seconds)
+        check = contract.OperationCheck(
+            cluster_id=op.cluster_id, operation=handle, expect_gone=op.kind == contract.OperationKind.DELETE
+        )
+        while True:
+            status = yield from call(context, check_cluster_operation, check)
+            if status.status == contract.OperationState.SUCCEEDED:
+                return contract.wire(contract.OperationResult(succeeded=True, polls=polls))
+            if status.status in (contract.OperationState.FAILED, contract.OperationState.CANCELED):
+                error = status.error or contract.ErrorInfo(code="OperationFailed", message="failed")
+                failed = contract.ErrorInfo(code=error.code, message=f"{op.what}: {error.message}")
+                return contract.wire(contract.OperationResult(succeeded=False, error=failed, polls=polls))
+            polls += 1
+            if polls - op.polls >= MAX_WAITS:
+                context.continue_as_new(contract.wire(op.model_copy(update={"started": handle, "polls": polls})))
+                return None
+            yield timer(context, interval)
+            interval = min(interval * 2, op.poll_seconds * POLL_BACKOFF_CAP)
+    except StepFailed as failure:
+        error = contract.ErrorInfo(code=failure.code, message=f"{op.what}: {failure.message}")
+        return contract.wire(contract.OperationResult(succeeded=False, error=error, polls=polls))
+
+
+@bp.function_name(FRONT_DOOR_DEPLOYMENT)
+@bp.orchestration_trigger(context_name="context")
+def front_door_deployment(context: df.DurableOrchestrationContext) -> Step:
+    wait = contract.DeploymentWait.model_validate(context.get_input())
+    polls = wait.polls
+    interval = float(DEPLOYMENT_POLL_SECONDS)
+    read = contract.TrafficRead(traffic=wait.traffic)
+    while True:
+        try:
+            snapshot = yield from call(context, read_traffic, read)
+            if all(group.deployed for group in snapshot.groups):
+                return contract.wire(contract.DeploymentResult(deployed=True, polls=polls))
+        except StepFailed:
+            pass  # Front Door unreadable for a while: keep looking until the deadline
+        now = context.current_utc_datetime
+        if now >= wait.deadline:
+            return contract.wire(contract.DeploymentResult(deployed=False, polls=polls))
+        polls += 1
+        if polls - wait.polls >= MAX_WAITS:
+            context.continue_as_new(contract.wire(wait.model_copy(update={"polls": polls})))
+            return None
+        yield timer(context, min(interval, (wait.deadline - now).total_seconds()))
+        interval = min(interval * 2, DEPLOYMENT_POLL_CAP_SECONDS)
+
+
+@bp.function_name(BAKE_WATCH)
+@bp.orchestration_trigger(context_name="context")
+def bake_watch(context: df.DurableOrchestrationContext) -> Step:
+    watch = contract.BakeWatch.model_validate(context.get_input())
+    bake = watch.bake
+    elapsed, checks = watch.elapsed_minutes, 0
+    last: contract.ErrorRate | None = None
+    while elapsed + bake.interval_minutes <= bake.window_minutes:
+        yield context.create_timer(context.current_utc_datetime + timedelta(minutes=bake.interval_minutes))
+        elapsed += bake.interval_minutes
+        request = contract.ErrorRateInput(
+            traffic=watch.traffic,
+            hosts=watch.hosts,
+            end=context.current_utc_datetime,
+            window_minutes=bake.interval_minutes,
+            max_error_rate=bake.max_error_rate,
+            min_requests=bake.min_requests,
+        )
+        try:
+            last = yield from call(context, measure_error_rate, request)
+        except StepFailed:
+            continue  # no metrics for this interval: it decides nothing (alerts still roll back)
+        context.set_custom_status(contract.wire(contract.BakeProgress(elapsed_minutes=elapsed, last=last)))
+        if last.verdict == contract.BakeVerdict.SPIKE:
+            detail = f"5xx {last.errors}/{last.requests} ({last.rate:.1%}) after {elapsed} min"
+            result = contract.BakeResult(verdict="spike", elapsed_minutes=elapsed, last=last, detail=detail)
+            return contract.wire(result)
+        if not last.green_enabled:
+            detail = f"green no longer takes traffic after {elapsed} min"
+            return contract.wire(
+                contract.BakeResult(verdict="stopped", elapsed_minutes=elapsed, last=last, detail=detail)
+            )
+        checks += 1
+        if checks >= MAX_WAITS and elapsed + bake.interval_minutes <= bake.window_minutes:
+            context.continue_as_new(contract.wire(watch.model_copy(update={"elapsed_minutes": elapsed})))
+            return None
+    detail = f"clean bake: {bake.window_minutes} min without an error spike"
+    return contract.wire(contract.BakeResult(verdict="clean", elapsed_minutes=elapsed, last=last, detail=detail))

@@ -1,0 +1,1 @@
+"""The runbook's branches, driven through the real Durable replay against a scripted Azure."""

@@ -1,0 +1,462 @@
+"""A scripted Azure for the runbook tests, and fixtures that start one run on it.
+
+`FakeAzure` answers the app's activities by name with contract models, the way Temporal's samples
+mock activities: a few explicit rules, not a second emulator. Each test configures only the failures
+it is about (`fail_operation`, `fail_activity`, `spike_from_minute`, ...), and the harness
+(`local/functions_host/scripted.py`) replays the real orchestrators around it on a virtual clock.
+
+Front Door is the one stateful part, because the runbook's promise is about it: each origin has an
+enabled flag, a write leaves its group "not deployed" for `front_door.deploy_delay` (virtual time), and every
+write records which origins were enabled right after it, so a test can prove there never were none.
+
+Failures come in the two shapes the activities produce: a permanent Azure error is *returned* as
+`ActivityFailure` (an `ErrorInfo` here); a temporary one is an exception the activity raised (any
+`Exception` here), which the orchestrator's retry policy retries on durable timers.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bluegreen import contract
+from bluegreen.config import Approval, Bake, SmokeProbe
+from local.clock import VirtualClock
+from local.functions_host.scripted import ScriptedRun
+
+APP = Path(__file__).resolve().parents[2] / "function_app.py"
+RUN_ID = "nod-prod-1"
+STARTED_BY = "alice@example.com"
+OPERATOR = "bob@example.com"
+
+SUBSCRIPTION = "5f1c2a7e-3b9d-4c61-9e2a-7d4b8c0f1a23"
+RESOURCE_GROUP = "rg-nod-prod"
+PROVIDERS = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/providers"
+FRONT_DOOR_ID = f"{PROVIDERS}/Microsoft.Cdn/profiles/afd-nod-prod"
+GROUP = "og-nod-web"
+BLUE_ORIGIN, GREEN_ORIGIN = "blue", "green"
+BLUE_NAME, GREEN_NAME = "aks-nod-prod-blue", "aks-nod-prod-green"
+BLUE_ID = f"{PROVIDERS}/Microsoft.ContainerService/managedClusters/{BLUE_NAME}"
+GREEN_ID = f"{PROVIDERS}/Microsoft.ContainerService/managedClusters/{GREEN_NAME}"
+BLUE_VERSION = "1.30.10"
+HOPS = ("1.31.8", "1.32.4", "1.33.2")
+TWO_POOLS = ("system", "user")
+SIX_POOLS = ("system", "user1", "user2", "user3", "user4", "user5")
+# Shorter than the 30-minute default: most tests only need the bake to exist; test_history runs the defaults.
+SHORT_BAKE = Bake(window_minutes=5)
+AUTO_APPROVAL = Approval(mode="auto")
+
+Kind = contract.OperationKind
+
+
+# ---- plans
+
+
+def make_plan(pools: tuple[str, ...] = TWO_POOLS, hops: tuple[str, ...] = HOPS, **settings: Any) -> contract.Plan:
+    """What resolve_run decides for nod-prod: green cloned at blue's version, then one hop per minor."""
+    defaults: dict[str, Any] = {
+        "poll_seconds": 30,
+        "verify_timeout_minutes": 15,
+        "smoke": SmokeProbe(),
+        "approval": Approval(),
+        "bake": SHORT_BAKE,
+        "retire": "stop",
+        "keep_failed_green": False,
+        "switch_timeout_minutes": 30,
+    }
+    return contract.Plan(
+        run_id=RUN_ID,
+        environment="nod-prod",
+        strategy=contract.Strategy.CLONE_THEN_UPGRADE,
+        target_version=hops[-1],
+        clone_version=BLUE_VERSION,
+        upgrade_path=list(hops),
+        version_path=list(hops),
+        blue=contract.LiveCluster(cluster_id=BLUE_ID, name=BLUE_NAME, version=BLUE_VERSION, pools=list(pools)),
+        green=contract.NewCluster(cluster_id=GREEN_ID, name=GREEN_NAME),
+        traffic=contract.TrafficPlan(
+            kind="standard",
+            front_door_id=FRONT_DOOR_ID,
+            groups=[contract.OriginPair(group=GROUP, blue=BLUE_ORIGIN, green=GREEN_ORIGIN)],
+        ),
+        settings=contract.RunSettings(**{**defaults, **settings}),
+    )
+
+
+def six_pool_plan(**settings: Any) -> contract.Plan:
+    return make_plan(pools=SIX_POOLS, **settings)
+
+
+def create_at_target_plan(**settings: Any) -> contract.Plan:
+    """Green created at the target in one operation, no hops: the shortest way to Front Door."""
+    plan = make_plan(**settings)
+    update = {"strategy": contract.Strategy.CREATE_AT_TARGET, "clone_version": plan.target_version, "upgrade_path": []}
+    return plan.model_copy(update=update)
+
+
+# ---- Front Door
+
+
+@dataclass(frozen=True)
+class Write:
+    """One accepted origin change, and the origins of its group that were enabled right after it."""
+
+    at: datetime
+    group: str
+    origin: str
+    enabled: bool
+    enabled_after: tuple[str, ...]
+
+
+@dataclass
+class FrontDoor:
+    clock: VirtualClock
+    deploy_delay: timedelta = timedelta(seconds=45)
+    enabled: dict[str, dict[str, bool]] = field(
+        default_factory=lambda: {GROUP: {BLUE_ORIGIN: True, GREEN_ORIGIN: False}}
+    )
+    writes: list[Write] = field(default_factory=list)
+    _deployed_at: dict[str, datetime] = field(default_factory=dict)
+
+    def snapshot(self) -> contract.TrafficSnapshot:
+        now = self.clock.now()
+        groups = []
+        for group, origins in self.enabled.items():
+            deployed = now >= self._deployed_at.get(group, now)
+            states = [
+                contract.OriginState(key=key, host=f"{key}.nod.example.net", enabled=on, deployed=deployed)
+                for key, on in origins.items()
+            ]
+            groups.append(contract.GroupState(group=group, origins=states))
+        return contract.TrafficSnapshot(groups=groups)
+
+    def set(self, group: str, origin: str, enabled: bool) -> bool:
+        """As set_origin_enabled: False (and no write) when the origin is already so."""
+        if self.enabled[group][origin] == enabled:
+            return False
+        self.enabled[group][origin] = enabled
+        self._deployed_at[group] = self.clock.now() + self.deploy_delay
+        self.writes.append(Write(self.clock.now(), group, origin, enabled, tuple(self.live(group))))
+        return True
+
+    def live(self, group: str = GROUP) -> list[str]:
+        return [key for key, on in self.enabled[group].items() if on]
+
+    def dark_writes(self) -> list[Write]:
+        """Writes after which their group had no enabled origin: the site was down."""
+        return [write for write in self.writes if not write.enabled_after]
+
+
+# ---- the scripted Azure
+
+
+@dataclass
+class Operation:
+    """One started AKS operation and how its checks will answer."""
+
+    number: int
+    kind: contract.OperationKind
+    cluster_id: str
+    pool: str | None
+    version: str | None
+    polls_left: int  # checks that still answer InProgress
+    error: contract.ErrorInfo | None  # set: it ends Failed with this
+    checks: int = 0
+
+
+Hook = Callable[[Any], None]
+
+
+@dataclass
+class FakeAzure:
+    """The activities' answers. What a test may change is a plain attribute or one helper call."""
+
+    clock: VirtualClock
+    plan: contract.Plan = field(default_factory=make_plan)
+    polls_in_progress: int = 1  # checks that answer InProgress before an operation ends
+    verify_passes_after: int | None = 0  # failed verifications before one passes; None: never passes
+    spike_from_minute: int | None = None  # the bake minute from which green's 5xx share is a spike
+    front_door: FrontDoor = field(init=False)
+    operations: list[Operation] = field(default_factory=list)
+    calls: Counter[str] = field(default_factory=Counter)
+    _failing_operations: dict[tuple[contract.OperationKind, int], contract.ErrorInfo] = field(default_factory=dict)
+    _polls_by_kind: dict[contract.OperationKind, int] = field(default_factory=dict)
+    _faults: dict[str, list[contract.ErrorInfo | Exception]] = field(default_factory=dict)
+    _hooks: dict[str, list[tuple[int | None, Hook]]] = field(default_factory=dict)
+    _measured_minutes: int = 0
+
+    def __post_init__(self) -> None:
+        self.front_door = FrontDoor(self.clock)
+
+    # ---- what a test configures
+
+    def settings(self, **changes: Any) -> None:
+        """Change the plan's run settings (retire, approval, bake, ...); resolve_run answers with them."""
+        self.plan = self.plan.model_copy(update={"settings": self.plan.settings.model_copy(update=changes)})
+
+    def fail_operation(
+        self, kind: contract.OperationKind, nth: int = 1, code: str = "Failed", message: str = ""
+    ) -> None:
+        """The `nth` operation of `kind` started in this run ends Failed with this ARM error."""
+        self._failing_operations[(kind, nth)] = contract.ErrorInfo(code=code, message=message or f"{kind} failed")
+
+    def operation_polls(self, kind: contract.OperationKind, polls: int) -> None:
+        """Operations of `kind` answer InProgress `polls` times (instead of `polls_in_progress`)."""
+        self._polls_by_kind[kind] = polls
+
+    def fail_activity(self, name: str, *faults: contract.ErrorInfo | Exception) -> None:
+        """The next calls of activity `name` fail, one fault per call (see the module docstring)."""
+        self._faults.setdefault(name, []).extend(faults)
+
+    def on_call(self, name: str, hook: Hook, nth: int | None = None) -> None:
+        """Run `hook(payload)` while activity `name` runs: its `nth` call, or every call.
+
+        The moment to raise an event "while an activity runs": it reaches the orchestration before
+        the activity's result does.
+        """
+        self._hooks.setdefault(name, []).append((nth, hook))
+
+    # ---- the script the harness calls
+
+    def __call__(self, name: str, payload: Any) -> Any:
+        self.calls[name] += 1
+        for nth, hook in self._hooks.get(name, []):
+            if nth in (None, self.calls[name]):
+                hook(payload)
+        faults = self._faults.get(name)
+        if faults:
+            fault = faults.pop(0)
+            if isinstance(fault, Exception):
+                raise fault
+            return contract.ActivityFailure(permanent_error=fault)
+        return getattr(self, name)(payload)
+
+    # ---- the activities, by name
+
+    def resolve_run(self, payload: Any) -> contract.Plan:
+        return self.plan
+
+    def _start(self, kind: contract.OperationKind, cluster: str, pool: str | None = None, version: str | None = None):
+        nth = 1 + sum(op.kind == kind for op in self.operations)
+        op = Operation(
+            number=len(self.operations) + 1,
+            kind=kind,
+            cluster_id=cluster,
+            pool=pool,
+            version=version,
+            polls_left=self._polls_by_kind.get(kind, self.polls_in_progress),
+            error=self._failing_operations.get((kind, nth)),
+        )
+        self.operations.append(op)
+        return contract.OperationHandle(status_url=f"https://op/{op.number}", status="InProgress")
+
+    def start_green_create(self, payload: Any) -> contract.OperationHandle:
+        return self._start(Kind.CREATE, payload["green_id"], version=payload["version"])
+
+    def start_control_plane_upgrade(self, payload: Any) -> contract.OperationHandle:
+        return self._start(Kind.UPGRADE_CONTROL_PLANE, payload["cluster_id"], version=payload["version"])
+
+    def start_pool_upgrade(self, payload: Any) -> contract.OperationHandle:
+        return self._start(Kind.UPGRADE_POOL, payload["cluster_id"], pool=payload["pool"], version=payload["version"])
+
+    def start_cluster_stop(self, payload: Any) -> contract.OperationHandle:
+        return self._start(Kind.STOP, payload["cluster_id"])
+
+    def start_cluster_delete(self, payload: Any) -> contract.OperationHandle:
+        return self._start(Kind.DELETE, payload["cluster_id"])
+
+    def check_cluster_operation(self, payload: Any) -> contract.OperationStatus:
+        op = self.operation(payload["operation"]["status_url"])
+        op.checks += 1
+        if op.polls_left > 0:
+            op.polls_left -= 1
+            return contract.OperationStatus(status=contract.OperationState.IN_PROGRESS)
+        if op.error is not None:
+            return contract.OperationStatus(status=contract.OperationState.FAILED, error=op.error)
+        return contract.OperationStatus(status=contract.OperationState.SUCCEEDED)
+
+    def read_traffic(self, payload: Any) -> contract.TrafficSnapshot:
+        return self.front_door.snapshot()
+
+    def set_origin_enabled(self, payload: Any) -> contract.OriginChanged:
+        changed = self.front_door.set(payload["group"], payload["origin"], payload["enabled"])
+        return contract.OriginChanged(changed=changed)
+
+    def prepare_green_origins(self, payload: Any) -> contract.GreenOrigins:
+        return contract.GreenOrigins(hosts={GROUP: f"{GREEN_ORIGIN}.nod.example.net"})
+
+    def verify_green(self, payload: Any) -> contract.VerificationReport:
+        failed_so_far = self.calls["verify_green"] - 1
+        if self.verify_passes_after is not None and failed_so_far >= self.verify_passes_after:
+            return contract.VerificationReport(passed=True)
+        return contract.VerificationReport(problems=["deployment web: 0/3 available"], passed=False)
+
+    def measure_error_rate(self, payload: Any) -> contract.ErrorRate:
+        if not any(origins[GREEN_ORIGIN] for origins in self.front_door.enabled.values()):
+            # A rollback moved traffic away: too little to judge, and the watch learns green is out.
+            verdict = contract.BakeVerdict.TOO_LITTLE_TRAFFIC
+            return contract.ErrorRate(requests=0, errors=0, rate=0.0, verdict=verdict, green_enabled=False)
+        self._measured_minutes += payload["window_minutes"]
+        if self.spike_from_minute is not None and self._measured_minutes >= self.spike_from_minute:
+            return contract.ErrorRate(requests=1000, errors=250, rate=0.25, verdict=contract.BakeVerdict.SPIKE)
+        return contract.ErrorRate(requests=1000, errors=2, rate=0.002, verdict=contract.BakeVerdict.HEALTHY)
+
+    # ---- reading what happened
+
+    def operation(self, status_url: str) -> Operation:
+        return self.operations[int(status_url.rsplit("/", 1)[1]) - 1]
+
+    def started(self, kind: contract.OperationKind, cluster: str | None = None) -> list[Operation]:
+        return [op for op in self.operations if op.kind == kind and cluster in (None, op.cluster_id)]
+
+
+# ---- one run, and what tests read from it
+
+
+@dataclass
+class UpgradeRun:
+    """The started `bluegreen_upgrade` instance on its harness and scripted Azure."""
+
+    harness: ScriptedRun
+    azure: FakeAzure
+    instance_id: str = RUN_ID
+
+    def run(self) -> contract.RunOutput:
+        """Drive the run until nothing more can happen, and return its output (it must have ended)."""
+        self.harness.run()
+        state = self.harness.status(self.instance_id)
+        assert state["runtimeStatus"] == "Completed", state["output"]
+        return contract.RunOutput.model_validate(state["output"])
+
+    def raise_event(self, name: str, payload: contract.Contract | Any) -> None:
+        body = contract.wire(payload) if isinstance(payload, contract.Contract) else payload
+        self.harness.raise_event(self.instance_id, name, body)
+
+    def status(self) -> contract.RunStatus:
+        """The custom status, as the doors read it now."""
+        return contract.RunStatus.model_validate(self.harness.status(self.instance_id)["customStatus"])
+
+    def now(self) -> datetime:
+        return self.harness.clock.now()
+
+    def payloads(self, activity: str) -> list[Any]:
+        return [call.payload for call in self.harness.calls if call.name == activity]
+
+    def times(self, activity: str) -> list[datetime]:
+        return [call.at for call in self.harness.calls if call.name == activity]
+
+    def origin_writes(self) -> list[tuple[str, bool]]:
+        """(origin, enabled) per accepted Front Door write, in order."""
+        return [(write.origin, write.enabled) for write in self.azure.front_door.writes]
+
+    # ---- moments: a one-shot action when the run gets somewhere
+
+    def during(self, activity: str, action: Callable[[], None] | None = None, nth: int = 1) -> list[contract.RunStatus]:
+        """While the `nth` call of `activity` runs: record the status then, and do `action` (raise an event)."""
+        seen: list[contract.RunStatus] = []
+
+        def hook(_payload: Any) -> None:
+            seen.append(self.status())
+            if action is not None:
+                action()
+
+        self.azure.on_call(activity, hook, nth=nth)
+        return seen
+
+    def once_waiting(
+        self, ready: Callable[[contract.RunStatus], bool], action: Callable[[], None]
+    ) -> list[contract.RunStatus]:
+        """The first time the run waits on a timer with a status that is `ready`: record it, then `action`."""
+        seen: list[contract.RunStatus] = []
+
+        def hook(_due: datetime) -> None:
+            if seen:
+                return
+            status = self.status()
+            if ready(status):
+                seen.append(status)
+                action()
+
+        self.harness.before_timer.append(hook)
+        return seen
+
+    def answer_approval(self, approved: bool = True, by: str = OPERATOR, comment: str | None = None):
+        """An approver who decides as soon as the status says an approval is awaited."""
+        decision = contract.ApprovalEvent(approved=approved, by=by, comment=comment)
+        return self.once_waiting(awaiting_approval, lambda: self.raise_event("Approval", decision))
+
+
+def awaiting_approval(status: contract.RunStatus) -> bool:
+    return status.awaiting == contract.Awaiting.APPROVAL
+
+
+def abort(reason: str = "change freeze") -> contract.AbortEvent:
+    return contract.AbortEvent(by=OPERATOR, reason=reason)
+
+
+def rollback(trigger: str = "manual", by: str = OPERATOR, reason: str = "checkout errors", **more: Any):
+    return contract.RollbackEvent(trigger=trigger, by=by, reason=reason, **more)
+
+
+def notes(output: contract.RunOutput | contract.RunStatus) -> list[str]:
+    return [entry.detail for entry in output.timeline]
+
+
+def phases(output: contract.RunOutput) -> list[contract.Phase | None]:
+    """The timeline's phases in order of first appearance."""
+    return list(dict.fromkeys(entry.phase for entry in output.timeline))
+
+
+def assert_serving_only(upgrade: UpgradeRun, origin: str) -> None:
+    """Exactly `origin` is enabled at the end, and no write ever left the group without an enabled origin."""
+    front_door = upgrade.azure.front_door
+    assert front_door.live() == [origin]
+    assert front_door.dark_writes() == []
+
+
+# ---- fixtures
+
+
+@pytest.fixture
+def azure() -> FakeAzure:
+    return FakeAzure(VirtualClock())
+
+
+def start_upgrade(azure: FakeAzure) -> ScriptedRun:
+    """A harness over `azure` with `bluegreen_upgrade` started as nod-prod-1 by alice over HTTP.
+
+    Nothing has run yet, so the caller may still change `azure`: resolve_run answers once it runs.
+    """
+    scripted = ScriptedRun(app=APP, script=azure, clock=azure.clock)
+    request = contract.RunRequest(
+        environment="nod-prod", started_by=STARTED_BY, trigger=contract.RunTrigger(kind="http")
+    )
+    scripted.start("bluegreen_upgrade", RUN_ID, contract.wire(request))
+    return scripted
+
+
+@pytest.fixture
+def harness(azure: FakeAzure) -> ScriptedRun:
+    return start_upgrade(azure)
+
+
+@pytest.fixture
+def upgrade(harness: ScriptedRun, azure: FakeAzure) -> UpgradeRun:
+    return UpgradeRun(harness, azure)
+
+
+@pytest.fixture(scope="package")
+def happy_path() -> tuple[UpgradeRun, contract.RunOutput]:
+    """One happy path with every production default (30-minute bake), approved by an operator, already
+    run. Shared by the tests that only read it, since each run costs a few hundred replayed episodes;
+    tests that need hooks or other settings start their own."""
+    azure = FakeAzure(VirtualClock(), plan=make_plan(bake=Bake()))
+    upgrade = UpgradeRun(start_upgrade(azure), azure)
+    upgrade.answer_approval(comment="go")
+    return upgrade, upgrade.run()
