@@ -43,12 +43,26 @@ def start_green_create(request: contract.CreateGreen) -> contract.OperationHandl
     return aks.start_create(request.green_id, body)
 
 
+# Provisioning states of a cluster or pool while an operation runs on it.
+BUSY_STATES = frozenset({"Creating", "Upgrading", "Updating", "Stopping", "Starting", "Deleting", "Scaling"})
+
+
+def _running() -> contract.OperationHandle:
+    """What a repeated start returns when its operation already runs: no status URL, so the checks
+    read the cluster's provisioning state until it ends."""
+    return contract.OperationHandle(status_url=None, status="InProgress")
+
+
 @activity(bp)
 def start_control_plane_upgrade(request: contract.ControlPlaneUpgrade) -> contract.OperationHandle:
     aks = _clusters()
     current = aks.get(request.cluster_id)
-    if current is not None and clusters.summarize(current).version == request.version:
-        return contract.OperationHandle(status_url=None, status="Existing")  # already there: a retried hop
+    if current is not None:
+        summary = clusters.summarize(current)
+        if summary.version == request.version and summary.provisioning_state not in BUSY_STATES:
+            return contract.OperationHandle(status_url=None, status="Existing")  # already there: a retried hop
+        if summary.requested_version == request.version and summary.provisioning_state in BUSY_STATES:
+            return _running()  # this very upgrade runs: a start repeated after a crash
     return aks.start_control_plane_upgrade(request.cluster_id, request.version)
 
 
@@ -56,8 +70,13 @@ def start_control_plane_upgrade(request: contract.ControlPlaneUpgrade) -> contra
 def start_pool_upgrade(request: contract.PoolUpgrade) -> contract.OperationHandle:
     aks = _clusters()
     current = aks.get(request.cluster_id)
-    if current is not None and clusters.summarize(current).pools.get(request.pool) == request.version:
-        return contract.OperationHandle(status_url=None, status="Existing")
+    if current is not None:
+        summary = clusters.summarize(current)
+        state = summary.pool_states.get(request.pool)
+        if summary.pools.get(request.pool) == request.version and state not in BUSY_STATES:
+            return contract.OperationHandle(status_url=None, status="Existing")
+        if summary.requested_pools.get(request.pool) == request.version and state in BUSY_STATES:
+            return _running()
     return aks.start_pool_upgrade(request.cluster_id, request.pool, request.version)
 
 
@@ -80,6 +99,8 @@ def start_cluster_delete(request: contract.ClusterTarget) -> contract.OperationH
     if current is None:
         return contract.OperationHandle(status_url=None, status="Gone")
     _refuse_unless_ours(request, current)
+    if clusters.summarize(current).provisioning_state == "Deleting":
+        return _running()  # the delete a crashed start already sent
     return aks.start_delete(request.cluster_id)
 
 
@@ -87,9 +108,14 @@ def start_cluster_delete(request: contract.ClusterTarget) -> contract.OperationH
 def start_cluster_stop(request: contract.ClusterTarget) -> contract.OperationHandle:
     aks = _clusters()
     current = aks.get(request.cluster_id)
-    if current is None or clusters.summarize(current).power_state == "Stopped":
+    if current is None:
+        return contract.OperationHandle(status_url=None, status="Existing")
+    summary = clusters.summarize(current)
+    if summary.power_state == "Stopped" and summary.provisioning_state not in BUSY_STATES:
         return contract.OperationHandle(status_url=None, status="Existing")
     _refuse_unless_ours(request, current)
+    if summary.provisioning_state == "Stopping":
+        return _running()
     return aks.start_stop(request.cluster_id)
 
 
@@ -98,7 +124,8 @@ def check_cluster_operation(request: contract.OperationCheck) -> contract.Operat
     """One look at a long operation: its status document when ARM gave one, else the cluster's state.
 
     One ARM read per poll: the operation's status URL answers by itself, so the cluster is read
-    only for operations that had nothing to start (an existing green, a cluster already stopped).
+    only for operations that had nothing to start (an existing green, a cluster already stopped) or
+    that a repeated start found running.
     """
     aks = _clusters()
     if request.operation.status_url:
@@ -113,7 +140,7 @@ def check_cluster_operation(request: contract.OperationCheck) -> contract.Operat
             error=contract.ErrorInfo(code="ClusterNotFound", message=f"{request.cluster_id} is gone"),
         )
     summary = clusters.summarize(cluster)
-    state = summary.provisioning_state or "Failed"
+    state = (summary.pool_states.get(request.pool) if request.pool else summary.provisioning_state) or "Failed"
     if state in ("Succeeded", "Failed", "Canceled"):
         return contract.OperationStatus(status=State(state), error=summary.error)
     return contract.OperationStatus(status=State.IN_PROGRESS)

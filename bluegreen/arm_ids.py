@@ -1,8 +1,46 @@
-"""ARM resource ids: parse once, compare case-insensitively (ARM ids are not case-sensitive)."""
+"""ARM resource ids: parse once, strictly; compare case-insensitively (ARM ids are not case-sensitive).
+
+A resource id is exactly `/subscriptions/{sub}/resourceGroups/{rg}/providers/{namespace}/{type}/{name}`,
+then more `{type}/{name}` pairs for child resources. The keywords are matched without regard to case,
+as ARM does; one trailing slash is tolerated. Anything else (a prefix before `/subscriptions`, an
+empty segment, a type without a name, whitespace) is not a resource id: it raises ValueError with the
+reason. The parse is strict because ids arrive from outside (Event Grid topics, alert targets): a
+loose parse once normalised "/junk/subscriptions/.../managedClusters/x" into the live cluster's id.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+# The fixed head of every resource-group-scoped id: (position, keyword) after the leading slash.
+_KEYWORDS = ((0, "subscriptions"), (2, "resourcegroups"), (4, "providers"))
+_HEAD = 6  # subscriptions/{sub}/resourceGroups/{rg}/providers/{namespace}
+_WHITESPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
+
+
+def _refuse(value: str, reason: str) -> ValueError:
+    return ValueError(f"not an ARM resource id ({reason}): {value!r}")
+
+
+def _segments(value: str) -> list[str]:
+    """The id's segments after the leading slash, or ValueError naming what is malformed."""
+    if not value.startswith("/"):
+        raise _refuse(value, "must start with /subscriptions/")
+    if _WHITESPACE_OR_CONTROL.search(value):
+        raise _refuse(value, "contains whitespace or control characters")
+    parts = value[1:].removesuffix("/").split("/")
+    if "" in parts:
+        raise _refuse(value, "has an empty segment")
+    return parts
+
+
+def _check_head(value: str, parts: list[str]) -> None:
+    if len(parts) < _HEAD:
+        raise _refuse(value, "expected /subscriptions/{id}/resourceGroups/{name}/providers/{namespace}/...")
+    for position, keyword in _KEYWORDS:
+        if parts[position].lower() != keyword:
+            raise _refuse(value, f"segment {position + 1} must be {keyword!r}, not {parts[position]!r}")
 
 
 @dataclass(frozen=True)
@@ -15,20 +53,15 @@ class ResourceId:
 
     @classmethod
     def parse(cls, value: str) -> ResourceId:
-        parts = [p for p in value.strip().split("/") if p]
-        lowered = [p.lower() for p in parts]
-        try:
-            sub = parts[lowered.index("subscriptions") + 1]
-            rg = parts[lowered.index("resourcegroups") + 1]
-            provider_at = lowered.index("providers")
-            provider = parts[provider_at + 1]
-        except (ValueError, IndexError):
-            raise ValueError(f"not an ARM resource id: {value!r}") from None
-        rest = parts[provider_at + 2 :]
+        if not isinstance(value, str):
+            raise ValueError(f"not an ARM resource id (not a string): {value!r}")
+        parts = _segments(value)
+        _check_head(value, parts)
+        rest = parts[_HEAD:]
         if not rest or len(rest) % 2:
-            raise ValueError(f"not an ARM resource id (type/name pairs): {value!r}")
+            raise _refuse(value, "after the provider namespace, expected {type}/{name} pairs")
         segments = tuple((rest[i], rest[i + 1]) for i in range(0, len(rest), 2))
-        return cls(sub, rg, provider, segments)
+        return cls(parts[1], parts[3], parts[5], segments)
 
     @property
     def name(self) -> str:

@@ -73,10 +73,8 @@ def _dns_prefix(name: str) -> str:
 def summarize(body: dict[str, Any]) -> ClusterSummary:
     """The facts the runbook decides on, from an ARM GET body."""
     props = body.get("properties") or {}
-    pools = {
-        str(p["name"]): p.get("currentOrchestratorVersion") or p.get("orchestratorVersion")
-        for p in props.get("agentPoolProfiles") or []
-    }
+    profiles = props.get("agentPoolProfiles") or []
+    pools = {str(p["name"]): p.get("currentOrchestratorVersion") or p.get("orchestratorVersion") for p in profiles}
     error = (props.get("status") or {}).get("provisioningError")
     return ClusterSummary(
         id=body.get("id"),
@@ -85,7 +83,10 @@ def summarize(body: dict[str, Any]) -> ClusterSummary:
         provisioning_state=props.get("provisioningState"),
         power_state=(props.get("powerState") or {}).get("code"),
         version=props.get("currentKubernetesVersion") or props.get("kubernetesVersion"),
+        requested_version=props.get("kubernetesVersion"),
         pools=pools,
+        requested_pools={str(p["name"]): p.get("orchestratorVersion") for p in profiles},
+        pool_states={str(p["name"]): p.get("provisioningState") for p in profiles},
         tags={str(k): str(v) for k, v in (body.get("tags") or {}).items()},
         error=ErrorInfo(code=str(error.get("code")), message=str(error.get("message")))
         if isinstance(error, dict)

@@ -58,7 +58,7 @@ class Clusters(_Model):
             if not (self.subscription and self.resource_group):
                 raise ValueError("`names` needs `subscription` and `resource_group`")
             for name in self.names:
-                if not _CLUSTER_NAME.match(name):
+                if not _CLUSTER_NAME.fullmatch(name):
                     raise ValueError(f"{name!r} is not a valid AKS cluster name")
         if self.live_id is not None:
             rid = ResourceId.parse(self.live_id)
@@ -134,7 +134,10 @@ class Bake(_Model):
 
 
 class Retire(_Model):
-    mode: Literal["keep", "stop", "delete"] = "stop"
+    mode: Literal["keep", "stop", "delete"] = Field("stop", description="blue after a clean bake")
+    after_rollback: Literal["keep", "stop", "delete"] = Field(
+        "stop", description="green once traffic is back on blue: stopped by default (no compute charge, kept to study)"
+    )
 
 
 class Switch(_Model):
@@ -167,6 +170,9 @@ class Environment(_Model):
     switch: Switch = Switch()
     policy: Policy = Policy()
     keep_failed_green: bool = False
+    operators: list[str] | None = Field(
+        None, description="who may abort, roll back or resolve a run by hand; default: the approvers"
+    )
     app_insights_id: str | None = Field(None, description="Application Insights component whose alerts roll back")
     poll_seconds: int = Field(30, ge=5, le=600, description="how often long Azure operations are checked")
     verify_timeout_minutes: int = Field(15, ge=1, le=240, description="how long green may take to become ready")
@@ -174,11 +180,16 @@ class Environment(_Model):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not _NAME.match(value):
+        if not _NAME.fullmatch(value):
             raise ValueError("lowercase letters, digits and '-', 1-32 characters")
         return value
 
     _check_insights = field_validator("app_insights_id")(lambda v: v if v is None else _arm_id(v))
+
+    @property
+    def operator_names(self) -> list[str]:
+        """Who may stop or steer a run (empty: any authenticated caller), as `approval.approvers` by default."""
+        return self.approval.approvers if self.operators is None else self.operators
 
 
 class Environments(_Model):

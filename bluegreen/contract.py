@@ -177,6 +177,7 @@ class RunSettings(Contract):
     approval: Approval
     bake: Bake
     retire: RetireMode
+    after_rollback: RetireMode
     keep_failed_green: bool
     switch_timeout_minutes: int
 
@@ -239,6 +240,7 @@ class OperationCheck(Contract):
     cluster_id: str
     operation: OperationHandle
     expect_gone: bool = False
+    pool: str | None = None  # an agent-pool operation: without a status URL, that pool's state decides
 
 
 class OperationStatus(Contract):
@@ -349,8 +351,11 @@ class ClusterSummary(Contract):
     location: str | None = None
     provisioning_state: str | None = None
     power_state: str | None = None
-    version: str | None = None
-    pools: dict[str, str | None] = {}
+    version: str | None = None  # running (currentKubernetesVersion)
+    requested_version: str | None = None  # asked for (kubernetesVersion): differs while an upgrade runs
+    pools: dict[str, str | None] = {}  # running per pool (currentOrchestratorVersion)
+    requested_pools: dict[str, str | None] = {}  # asked for per pool (orchestratorVersion)
+    pool_states: dict[str, str | None] = {}  # provisioningState per pool
     tags: dict[str, str] = {}
     error: ErrorInfo | None = None
 
@@ -440,12 +445,15 @@ class ApprovalEvent(Contract):
     approved: bool
     by: str
     comment: str | None = None
+    id: str | None = None  # made by the door, so it can tell whether the run took this decision
+    deadline: str | None = None  # the wait the door saw: a decision for another wait is not this one's
 
 
 class RollbackEvent(Contract):
     trigger: Literal["alert", "manual"]
     by: str
     reason: str
+    id: str | None = None
     alert_rule: str | None = None
     alert_id: str | None = None
     fired_at: str | None = None
@@ -456,6 +464,15 @@ class RollbackEvent(Contract):
 class AbortEvent(Contract):
     by: str
     reason: str
+    id: str | None = None
+
+
+class ResolveEvent(Contract):
+    """An operator's word that a run stuck routing back may end: they take it from here."""
+
+    by: str
+    reason: str
+    id: str | None = None
 
 
 # ---- what a run records and publishes
@@ -472,6 +489,7 @@ class Decision(Contract):
     by: str | None
     comment: str | None
     at: str
+    event_id: str | None = None
 
 
 class RollbackRecord(Contract):
@@ -479,6 +497,18 @@ class RollbackRecord(Contract):
     at: str
     detail: str
     by: str | None = None
+    event_id: str | None = None
+
+
+class LeftBehind(Contract):
+    """A cluster the run leaves in place, and why: nothing runs that the outcome does not name."""
+
+    cluster_id: str
+    name: str
+    role: Literal["blue", "green"]
+    state: Literal["running", "stopped", "unknown"]
+    why: str
+    remove_with: str
 
 
 class RunResources(Contract):
@@ -513,6 +543,9 @@ class RunStatus(Contract):
     awaiting: Awaiting | None = None  # an Approval is awaited now
     deadline: str | None = None  # until when the awaited decision may come
     can_roll_back: bool = False  # a Rollback is honoured now (switch and bake)
+    can_resolve_manually: bool = False  # stuck routing back: an operator may end the run by hand
+    waiting_for: str | None = None  # what the run waits on while it retries (Front Door, a cleanup)
+    abort: AbortEvent | None = None  # the Abort the run is acting on
     started_by: str | None = None
     resources: RunResources | None = None
     traffic: TrafficPlan | None = None  # what a rollback door must enable: blue's origins
@@ -541,4 +574,5 @@ class RunOutput(Contract):
     strategy: Strategy | None = None
     live: str | None = None  # the cluster serving users at the end
     blue: ClusterVersion | None = None
-    green: ClusterVersion | None = None  # null when no green exists at the end
+    green: ClusterVersion | None = None  # the new cluster, if one was created
+    left_behind: list[LeftBehind] = []  # every cluster of the run still there at the end, and why

@@ -21,6 +21,11 @@ if TYPE_CHECKING:
     from bluegreen.contract import ErrorInfo
 
 TEMPORARY_STATUSES = frozenset({408, 429})
+# AKS answers 409 OperationNotAllowed while another operation runs on the cluster or the agent pool:
+# "Another operation (...) is in progress, please wait for it to finish before starting a new
+# operation" (learn.microsoft.com/troubleshoot/azure/azure-kubernetes/create-upgrade-delete/operationnotallowed).
+# Waiting fixes that one; other OperationNotAllowed answers (stop a stopped cluster) it does not.
+IN_PROGRESS_MARKERS = ("in progress", "is in provisioning state")
 
 
 class BlueGreenError(Exception):
@@ -74,9 +79,16 @@ def classify(exc: BaseException) -> BlueGreenError:
         message = (error.message if error is not None and error.message else None) or str(exc.message or exc)
         if isinstance(exc, ResourceNotFoundError):
             code = code if code != "HttpError" else "ResourceNotFound"
-        kind = TemporaryError if is_temporary_status(status) else PermanentError
+        kind = (
+            TemporaryError if is_temporary_status(status) or _operation_in_progress(status, message) else PermanentError
+        )
         return kind(str(code), _first_line(message), status)
     return PermanentError(type(exc).__name__, _first_line(str(exc)))
+
+
+def _operation_in_progress(status: int | None, message: str) -> bool:
+    lowered = message.lower()
+    return status == 409 and any(marker in lowered for marker in IN_PROGRESS_MARKERS)
 
 
 def _first_line(text: str) -> str:

@@ -126,6 +126,7 @@ def resolve_run_plan(clients: AzureClients, request: ResolveInput) -> Plan:
             approval=env.approval,
             bake=env.bake,
             retire=env.retire.mode,
+            after_rollback=env.retire.after_rollback,
             keep_failed_green=env.keep_failed_green,
             switch_timeout_minutes=env.switch.timeout_minutes,
         ),

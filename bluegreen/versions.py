@@ -9,7 +9,8 @@ from typing import Any
 
 from bluegreen.errors import PermanentError
 
-_VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?$")
+# ASCII digits only: "\d" would also take fullwidth and other Unicode digits.
+_VERSION = re.compile(r"v?([0-9]+)\.([0-9]+)(?:\.([0-9]+))?")
 
 
 @dataclass(frozen=True, order=True)
@@ -20,7 +21,7 @@ class Version:
 
     @classmethod
     def parse(cls, text: str) -> Version:
-        match = _VERSION.match(str(text).strip())
+        match = _VERSION.fullmatch(str(text).strip())
         if not match:
             raise PermanentError("InvalidVersion", f"{text!r} is not a Kubernetes version like 1.32 or 1.32.9")
         major, minor, patch = match.groups()

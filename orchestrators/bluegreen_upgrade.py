@@ -11,7 +11,7 @@ import azure.durable_functions as df
 
 from activities.planning import resolve_run
 from bluegreen.lazy import contract
-from orchestrators import bp, steps
+from orchestrators import bp, cleanup, steps, traffic
 from orchestrators.run import Aborted, Run, Step, StepFailed
 
 
@@ -32,35 +32,43 @@ def bluegreen_upgrade(context: df.DurableOrchestrationContext) -> Step:
         yield from steps.clone(run, plan)
         yield from steps.upgrade(run, plan)
         report, origins = yield from steps.verify(run, plan)
-        run.approval = yield from steps.approval(run, plan, report)
-    except Aborted as abort:
-        run.abortable = False
-        run.note(f"aborted by {abort.by}: {abort.reason}")
-        yield from steps.remove_green(run, plan)
-        return (yield from run.finish(plan, contract.Outcome.ABORTED, f"aborted by {abort.by}: {abort.reason}"))
-    except StepFailed as failure:
-        run.abortable = False
-        run.note(f"failed: {failure.reason}")
+        decision = run.approval = yield from steps.approval(run, plan, report)
+    except (Aborted, StepFailed) as stopped:
+        outcome, reason = stopped_before_the_switch(run, stopped)
         if run.green_created:
-            yield from steps.remove_green(run, plan)
-        return (yield from run.finish(plan, contract.Outcome.FAILED, failure.reason))
-    decision = run.approval
+            yield from cleanup.remove_green(run, plan)
+        return (yield from run.finish(plan, outcome, reason))
     if not decision.approved:
         run.abortable = False
         run.note(f"rejected by {decision.by or 'nobody'}: {decision.comment or 'no comment'}")
-        yield from steps.remove_green(run, plan)
+        yield from cleanup.remove_green(run, plan)
         return (
             yield from run.finish(plan, contract.Outcome.REJECTED, decision.comment or f"rejected by {decision.by}")
         )
     run.note(f"approved by {decision.by}")
 
     # From here on traffic moves: any trouble means "back to blue".
-    trouble = yield from steps.switch(run, plan)
+    trouble = yield from traffic.switch(run, plan)
     if trouble is None:
-        trouble = yield from steps.bake(run, plan, origins.hosts)
+        trouble = yield from traffic.bake(run, plan, origins.hosts)
     if trouble is not None:
-        yield from steps.route_back(run, plan, trouble)
+        resolved = yield from traffic.route_back(run, plan, trouble)
+        if resolved is not None:  # an operator took over while Front Door refused: green stays as it is
+            cleanup.leave(run, plan.green.cluster_id, "green", "running", f"left as it is: resolved by {resolved.by}")
+            reason = f"{trouble.reason}; resolved by hand by {resolved.by}: {resolved.reason}"
+            return (yield from run.finish(plan, trouble.outcome, reason, live_known=False))
+        yield from cleanup.green_after_turn_back(run, plan, rolled_back=trouble.outcome == contract.Outcome.ROLLED_BACK)
         return (yield from run.finish(plan, trouble.outcome, trouble.reason))
 
-    yield from steps.retire(run, plan)
+    yield from cleanup.retire(run, plan)
     return (yield from run.finish(plan, contract.Outcome.COMPLETED, None))
+
+
+def stopped_before_the_switch(run: Run, stopped: Aborted | StepFailed) -> tuple[contract.Outcome, str]:
+    run.abortable = False
+    if isinstance(stopped, Aborted):
+        reason = f"aborted by {stopped.by}: {stopped.reason}"
+        run.note(reason)
+        return contract.Outcome.ABORTED, reason
+    run.note(f"failed: {stopped.reason}")
+    return contract.Outcome.FAILED, stopped.reason

@@ -81,7 +81,10 @@ def cluster_operation(context: df.DurableOrchestrationContext) -> Step:
             handle = yield from _start(context, op)
         interval = float(op.poll_seconds)
         check = contract.OperationCheck(
-            cluster_id=op.cluster_id, operation=handle, expect_gone=op.kind == contract.OperationKind.DELETE
+            cluster_id=op.cluster_id,
+            operation=handle,
+            expect_gone=op.kind == contract.OperationKind.DELETE,
+            pool=op.pool if op.kind == contract.OperationKind.UPGRADE_POOL else None,
         )
         while True:
             status = yield from call(context, check_cluster_operation, check)

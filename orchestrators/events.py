@@ -10,6 +10,7 @@ from bluegreen.lazy import contract
 APPROVAL_EVENT = "Approval"  # contract.ApprovalEvent
 ROLLBACK_EVENT = "Rollback"  # contract.RollbackEvent
 ABORT_EVENT = "Abort"  # contract.AbortEvent
+RESOLVE_EVENT = "ResolveManually"  # contract.ResolveEvent
 
 Event = TypeVar("Event", bound="contract.Contract")
 
@@ -39,7 +40,8 @@ def parse_event(raw: Any, model: type[Event]) -> Event | None:
 
 def unreadable(name: str) -> contract.Contract:
     """What an event whose payload cannot be read still means: it was raised, so it is honoured
-    the safe way (an abort aborts, a rollback rolls back, an approval rejects), never ignored."""
+    the safe way (an abort aborts, a rollback rolls back, an approval rejects), never ignored.
+    (Only the app's doors raise events, and they validate; this covers another version's payload.)"""
     if name == ABORT_EVENT:
         return contract.AbortEvent(by="unknown", reason="an Abort whose payload could not be read")
     if name == ROLLBACK_EVENT:

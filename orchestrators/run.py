@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 # Azure calls that fail temporarily (throttling, 5xx) are retried by the activity's SDK first
 # (seconds); this policy adds minutes-scale retries on durable timers: 5 tries over ~2 minutes.
 AZURE_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=30_000, max_number_of_attempts=5)
+# When even that is spent (an ARM outage, a long throttling burst), the step pauses and tries again,
+# for up to half an hour, before it gives up: a short outage should not fail a two-hour run.
+AZURE_PATIENCE_MINUTES = 30
+AZURE_PAUSE_SECONDS = 120
 # A sub-orchestration that fails outright (not an Azure error: those it reports in its result) is
 # started once more after a minute; it picks up the operation it was watching (starts are idempotent).
 CHILD_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=60_000, max_number_of_attempts=2)
@@ -68,17 +72,24 @@ def iso(moment: datetime) -> str:
 def call(
     context: df.DurableOrchestrationContext, activity: Activity[In, Out], request: In, *, retry: bool = True
 ) -> Step:
-    """Call an activity and return its result model; a permanent error or exhausted retries end the step."""
+    """Call an activity and return its result model; a permanent error, or Azure unavailable for longer
+    than `AZURE_PATIENCE_MINUTES`, ends the step (StepFailed)."""
     payload = contract.wire(request)
-    task = (
-        context.call_activity_with_retry(activity.builder, AZURE_RETRY, payload)
-        if retry
-        else context.call_activity(activity.builder, payload)
-    )
-    try:
-        result = yield task
-    except Exception as exc:  # retries exhausted: the activity kept failing temporarily
-        raise StepFailed("AzureUnavailable", _first_line(exc)) from None
+    give_up = context.current_utc_datetime + timedelta(minutes=AZURE_PATIENCE_MINUTES)
+    while True:
+        task = (
+            context.call_activity_with_retry(activity.builder, AZURE_RETRY, payload)
+            if retry
+            else context.call_activity(activity.builder, payload)
+        )
+        try:
+            result = yield task
+            break
+        except Exception as exc:  # the retry policy is spent: Azure kept failing temporarily
+            resume = context.current_utc_datetime + timedelta(seconds=AZURE_PAUSE_SECONDS)
+            if not retry or resume > give_up:
+                raise StepFailed("AzureUnavailable", _first_line(exc)) from None
+            yield context.create_timer(resume)
     if isinstance(result, dict) and "permanent_error" in result:
         error = contract.ActivityFailure.model_validate(result).permanent_error
         raise StepFailed(error.code, error.message)
@@ -108,6 +119,10 @@ class Run:
         self.approval: contract.Decision | None = None
         self.rollback: contract.RollbackRecord | None = None
         self.outcome: contract.Outcome | None = None
+        self.waiting_for: str | None = None
+        self.can_resolve_manually = False
+        self.abort: contract.AbortEvent | None = None
+        self.left_behind: list[contract.LeftBehind] = []
         self.green_created = False
         self.poll_seconds = 30
         self.outstanding: list[Any] = []  # sub-orchestrations that lost a race: awaited before the end
@@ -144,6 +159,9 @@ class Run:
             awaiting=self.awaiting,
             deadline=self.deadline,
             can_roll_back=self.can_roll_back,
+            can_resolve_manually=self.can_resolve_manually,
+            waiting_for=self.waiting_for,
+            abort=self.abort,
             started_by=self.request.started_by,
             resources=self.resources,
             traffic=self.traffic,
@@ -165,14 +183,16 @@ class Run:
             front_door=plan.traffic.front_door_id, blue=plan.blue.cluster_id, green=plan.green.cluster_id
         )
 
-    def finish(self, plan: contract.Plan | None, outcome: contract.Outcome, reason: str | None) -> Step:
+    def finish(
+        self, plan: contract.Plan | None, outcome: contract.Outcome, reason: str | None, *, live_known: bool = True
+    ) -> Step:
         """End the run: wait for children still running, publish the outcome, return the output."""
         if self.outstanding:
             yield self.context.task_all(self.outstanding)
             self.outstanding.clear()
         self.outcome = outcome
-        self.abortable = self.can_roll_back = False
-        self.awaiting = self.deadline = None
+        self.abortable = self.can_roll_back = self.can_resolve_manually = False
+        self.awaiting = self.deadline = self.waiting_for = None
         self.message = outcome.value + (f": {reason}" if reason else "")
         self.publish()
         output = contract.RunOutput(
@@ -186,6 +206,7 @@ class Run:
             verification=self.verification,
             approval=self.approval,
             rollback=self.rollback,
+            left_behind=self.left_behind,
         )
         if plan is not None:
             green_live = outcome == contract.Outcome.COMPLETED
@@ -194,7 +215,8 @@ class Run:
                     "target_version": plan.target_version,
                     "upgrade_path": plan.version_path,
                     "strategy": plan.strategy,
-                    "live": plan.green.name if green_live else plan.blue.name,
+                    # Unknown when an operator resolved the run by hand while Front Door refused the route back.
+                    "live": (plan.green.name if green_live else plan.blue.name) if live_known else None,
                     "blue": contract.ClusterVersion(cluster=plan.blue.name, version=plan.blue.version),
                     "green": contract.ClusterVersion(cluster=plan.green.name, version=plan.target_version)
                     if self.green_created

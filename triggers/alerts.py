@@ -17,7 +17,7 @@ import azure.functions as func
 from bluegreen.lazy import contract
 from orchestrators.events import ROLLBACK_EVENT
 from triggers import decisions
-from triggers.http_api import environments_config, models, reenable_blue
+from triggers.http_common import environments_config, models, reenable_blue
 from triggers.responses import ApiError, invalid, json_api, json_response, parse_json_body
 from triggers.runs import RunView, list_runs
 

@@ -55,7 +55,7 @@ def _claims(blob: str) -> tuple[str | None, list[str]]:
     try:
         padded = blob.strip() + "=" * (-len(blob.strip()) % 4)
         data = json.loads(base64.b64decode(padded, validate=False))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError):  # nesting too deep: unreadable
         return None, []
     if not isinstance(data, dict) or not isinstance(data.get("claims"), list):
         return None, []
@@ -75,16 +75,33 @@ def _claims(blob: str) -> tuple[str | None, list[str]]:
     return named, values
 
 
+class IdentityMismatch(Exception):
+    """The name header says one person and the signed claims another: a forged header, refused (401)."""
+
+
 def caller_from_headers(headers: Mapping[str, str]) -> Caller | None:
-    """The authenticated caller, or None when nobody is signed in."""
-    name = (_header(headers, NAME_HEADER) or "").strip()
-    blob = _header(headers, PRINCIPAL_HEADER)
-    claim_name, values = _claims(blob) if blob else (None, [])
+    """The authenticated caller, derived once, or None when nobody is signed in.
+
+    Easy Auth always sends both the principal blob (the claims of the signed-in token) and the name
+    header; the claims decide. The name header alone is used only when no blob is present (a caller
+    that authenticated some other way in front of the app). A name header that names nobody in the
+    claims is a forgery attempt and raises IdentityMismatch. An unreadable blob is nobody.
+    """
+    name_header = (_header(headers, NAME_HEADER) or "").strip()
     principal_id = (_header(headers, ID_HEADER) or "").strip()
-    name = name or (claim_name or "").strip() or (values[0].strip() if values else "") or principal_id
+    blob = _header(headers, PRINCIPAL_HEADER)
+    if blob is None or not blob.strip():
+        if not name_header:
+            return None
+        aliases = {principal_id.lower()} if principal_id else set()
+        return Caller(name=name_header[:256], aliases=frozenset(aliases))
+    claim_name, values = _claims(blob)
+    name = (claim_name or "").strip() or (values[0].strip() if values else "")
     if not name:
         return None
     aliases = {v.strip().lower() for v in values if v.strip()}
+    if name_header and name_header.lower() != name.lower() and name_header.lower() not in aliases:
+        raise IdentityMismatch(f"the name header does not match the signed claims of {name!r}")
     if principal_id:
         aliases.add(principal_id.lower())
     return Caller(name=name[:256], aliases=frozenset(aliases))

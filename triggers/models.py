@@ -2,6 +2,8 @@
 
 Operator bodies forbid unknown fields (a typo like `targetVerison` is a 400, not silently ignored).
 Azure's payloads allow extra fields: Azure adds fields over time and must not break the webhook.
+Numbers in versions and query parameters are ASCII digits only: Python's `\\d` and `int()` also take
+other scripts' digits (fullwidth "1.33" passed as a version), which Kubernetes and ARM do not.
 """
 
 from __future__ import annotations
@@ -10,11 +12,14 @@ import re
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bluegreen.arm_ids import ResourceId
 
-_VERSION = re.compile(r"^\d+\.\d+(\.\d+)?$")
+_VERSION = re.compile(r"[0-9]+\.[0-9]+(\.[0-9]+)?")  # fullmatch: `$` would let a trailing newline through
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
+# The function key may come as `?code=` (Azure's documented way); the host checks it, the query does not.
+FUNCTION_KEY_PARAMETER = "code"
 AKS_EVENT_PREFIX = "Microsoft.ContainerService."
 MANAGED_CLUSTER_TYPE = "microsoft.containerservice/managedclusters"
 
@@ -35,7 +40,7 @@ class StartUpgrade(_Body):
     @field_validator("target_version")
     @classmethod
     def _version(cls, value: str | None) -> str | None:
-        if value is None or value == "latest" or _VERSION.match(value):
+        if value is None or value == "latest" or _VERSION.fullmatch(value):
             return value
         raise ValueError("must be 'latest', MAJOR.MINOR or MAJOR.MINOR.PATCH")
 
@@ -52,9 +57,30 @@ class AbortRequest(_Body):
     reason: str | None = Field(None, max_length=500)
 
 
+class ResolveRequest(_Body):
+    reason: str = Field(min_length=1, max_length=500)
+
+
 class ListQuery(_Body):
+    """`GET /api/upgrades`: unknown parameters are refused by name, except the function key."""
+
     environment: str | None = Field(None, max_length=64)
     limit: int = Field(20, ge=1, le=100)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ignore_function_key(cls, params: Any) -> Any:
+        if not isinstance(params, dict):
+            return params
+        return {k: v for k, v in params.items() if not (isinstance(k, str) and k.lower() == FUNCTION_KEY_PARAMETER)}
+
+    @field_validator("limit", mode="before")
+    @classmethod
+    def _ascii_number(cls, value: Any) -> Any:
+        # pydantic's lax int also takes "1_0" and " 12"; a query parameter is plain digits.
+        if isinstance(value, str) and not _WHOLE_NUMBER.fullmatch(value):
+            raise ValueError("must be a whole number written with the digits 0-9")
+        return value
 
 
 # ---- AKS lifecycle events (Event Grid schema and CloudEvents, normalised)

@@ -30,7 +30,7 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
 def run_number(environment: str, instance_id: str) -> int | None:
-    match = re.fullmatch(re.escape(environment) + r"-(\d{1,9})", instance_id)
+    match = re.fullmatch(re.escape(environment) + r"-([0-9]{1,9})", instance_id)
     return int(match.group(1)) if match else None
 
 
@@ -41,7 +41,7 @@ def next_instance_id(environment: str, existing: list[str]) -> str:
 
 def safe_instance_id(value: str) -> bool:
     """Instance ids go into management URLs unescaped by the SDK: only plain characters pass."""
-    return bool(_SAFE_ID.match(value))
+    return bool(_SAFE_ID.fullmatch(value))
 
 
 # Before its first episode a run has published nothing: it can still be stopped.

@@ -1,4 +1,10 @@
-"""AKS managed clusters: GET, PUT (create, update, upgrade), DELETE, lists, upgrade profile, version list."""
+"""AKS managed clusters: GET, PUT (create, update, upgrade), DELETE and lists.
+
+While an operation runs, a GET shows what AKS shows: the provisioning state it gives (Creating, Upgrading,
+Updating, Deleting, ...), `kubernetesVersion` / `orchestratorVersion` as requested and `currentKubernetesVersion` /
+`currentOrchestratorVersion` as still running until the operation succeeds ("The version of Kubernetes the
+Managed Cluster is running", AKS REST reference, learn.microsoft.com/rest/api/aks/managed-clusters/get).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,7 @@ from typing import Any
 
 from local.azure_emulator import aks_rules
 from local.azure_emulator.aks_model import Cluster, cluster_id, default_node_rg, fill_read_only, strip_read_only
-from local.azure_emulator.catalogue import parse
-from local.azure_emulator.errors import bad_request, busy, not_found
+from local.azure_emulator.errors import bad_request, not_found
 from local.azure_emulator.lro import Operation, lro_headers
 from local.azure_emulator.protocol import RG, SUB, Request, Response, Route, route
 from local.azure_emulator.world import World
@@ -17,6 +22,10 @@ NS = "Microsoft.ContainerService"
 MC = RG + "/providers/Microsoft.ContainerService/managedClusters/{name}"
 WRITE = f"{NS}/managedClusters/write"
 API = "2026-08-01"
+PREEMPTED_BY_DELETE = {
+    "code": "AKSOperationPreemptedByDelete",
+    "message": "This operation has been preempted by Deleting operation.",
+}
 
 
 class Aks:
@@ -39,18 +48,6 @@ class Aks:
                 SUB + "/providers/Microsoft.ContainerService/managedClusters",
                 self.list_sub,
                 f"{NS}/managedClusters/read",
-            ),
-            route(
-                "GET",
-                MC + "/upgradeProfiles/default",
-                self.upgrade_profile,
-                f"{NS}/managedClusters/upgradeProfiles/read",
-            ),
-            route(
-                "GET",
-                SUB + "/providers/Microsoft.ContainerService/locations/{location}/kubernetesVersions",
-                self.versions,
-                f"{NS}/locations/kubernetesVersions/read",
             ),
         ]
 
@@ -77,9 +74,9 @@ class Aks:
         )
         return op
 
-    def claim(self, cluster: Cluster, op: Operation, kind: str) -> None:
-        """Mark the cluster busy so a concurrent write gets 409."""
-        cluster.op, cluster.op_kind = op, kind
+    def claim(self, cluster: Cluster, op: Operation, name: str, pool: str | None = None) -> None:
+        """Mark the cluster busy so a concurrent write gets 409 naming this operation."""
+        cluster.op, cluster.op_name, cluster.op_pool = op, name, pool
 
     # -- handlers --------------------------------------------------------------------------------------------
 
@@ -105,8 +102,8 @@ class Aks:
         with self.world.lock:
             self.world.settle()
             existing = self.world.clusters.get(cluster_id(m["sub"], m["rg"], m["name"]).lower())
-            if existing is not None and existing.busy():
-                raise busy(f"managed cluster {m['name']}", existing.op_kind)
+            if existing is not None:
+                aks_rules.check_idle(existing, self.world.now())
             if existing is None:
                 cluster, op = self._create(m, body)
                 status = 201
@@ -124,6 +121,10 @@ class Aks:
             raise bad_request("InvalidParameter", "At least one agent pool profile is required.")
         target = world.catalogue.resolve(str(props.get("kubernetesVersion") or world.catalogue.default_version()))
         pool_targets = {p["name"]: self._pool_target(p, target, None) for p in props["agentPoolProfiles"]}
+        # A GET always shows the version asked for; AKS's default when none was.
+        props.setdefault("kubernetesVersion", target)
+        for pool in props["agentPoolProfiles"]:
+            pool.setdefault("orchestratorVersion", pool_targets[pool["name"]])
         node_rg = props.get("nodeResourceGroup") or default_node_rg(m["rg"], m["name"], body["location"])
         self._check_node_rg(node_rg, m["rg"])
         props["nodeResourceGroup"] = node_rg
@@ -142,7 +143,7 @@ class Aks:
             signals.serving.set(op.end, True)
 
         op = self.start_op(cluster, world.timings.create, "create", done, lambda op: self._finish(cluster, "Failed"))
-        self.claim(cluster, op, "create")
+        self.claim(cluster, op, "Creating")
         return cluster, op
 
     def _update(self, cluster: Cluster, body: dict[str, Any]) -> tuple[Cluster, Operation]:
@@ -152,10 +153,13 @@ class Aks:
         if requested_rg and requested_rg.lower() != str(old.get("nodeResourceGroup", "")).lower():
             raise bad_request("PropertyChangeNotAllowed", "Changing property 'nodeResourceGroup' is not allowed.")
         current = str(old.get("currentKubernetesVersion"))
-        target = world.catalogue.resolve(str(props.get("kubernetesVersion") or old.get("kubernetesVersion") or current))
+        requested = str(props.get("kubernetesVersion") or old.get("kubernetesVersion") or current)
+        target = aks_rules.resolve_requested(world.catalogue, requested, current, "K8sVersionNotSupported")
         aks_rules.check_control_plane(current, target, world.catalogue)
         pools = self._merge_pools(cluster, props.get("agentPoolProfiles") or [])
         targets = {p["name"]: self._pool_target(p, target, cluster.pool(p["name"])) for p in pools}
+        for pool in pools:
+            pool.setdefault("orchestratorVersion", targets[pool["name"]])  # a GET shows the version asked for
         changed = [p["name"] for p in pools if targets[p["name"]] != p.get("currentOrchestratorVersion")]
         upgrading = target != current or bool(changed)
         seconds = (world.timings.upgrade if target != current else 0) + (world.timings.pool_upgrade if changed else 0)
@@ -175,7 +179,7 @@ class Aks:
         op = self.start_op(
             cluster, seconds or world.timings.update, kind, done, lambda op: self._finish(cluster, "Failed")
         )
-        self.claim(cluster, op, kind)
+        self.claim(cluster, op, state)
         return cluster, op
 
     def _merge_pools(self, cluster: Cluster, requested: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -186,9 +190,10 @@ class Aks:
             if not pool.get("name"):
                 raise bad_request("InvalidParameter", "Every agent pool profile needs a name.")
             existing = cluster.pool(pool["name"]) or {}
+            # Read-only state carries over, and so does the version asked for when the body leaves it out.
             keep: dict[str, Any] = {
                 k: existing[k]
-                for k in ("currentOrchestratorVersion", "nodeImageVersion", "powerState")
+                for k in ("currentOrchestratorVersion", "nodeImageVersion", "powerState", "orchestratorVersion")
                 if k in existing
             }
             merged.append({**keep, **pool})
@@ -206,6 +211,7 @@ class Aks:
                 "azurePortalFQDN",
                 "nodeResourceGroup",
                 "powerState",
+                "kubernetesVersion",
                 "currentKubernetesVersion",
                 "dnsPrefix",
                 "maxAgentPools",
@@ -224,10 +230,11 @@ class Aks:
         fill_read_only(cluster)
 
     def _pool_target(self, pool: dict[str, Any], control_plane: str, existing: dict[str, Any] | None) -> str:
-        requested = (
-            pool.get("orchestratorVersion") or (existing or {}).get("currentOrchestratorVersion") or control_plane
+        running = (existing or {}).get("currentOrchestratorVersion")
+        requested = pool.get("orchestratorVersion") or running or control_plane
+        version = aks_rules.resolve_requested(
+            self.world.catalogue, str(requested), running, "AgentPoolK8sVersionNotSupported"
         )
-        version = self.world.catalogue.resolve(str(requested), code="AgentPoolK8sVersionNotSupported")
         aks_rules.check_pool(pool.get("name", "?"), version, control_plane)
         return version
 
@@ -247,67 +254,31 @@ class Aks:
 
     def delete(self, req: Request, m: dict[str, str]) -> Response:
         with self.world.lock:
-            self.world.settle()
+            now = self.world.settle()
             key = cluster_id(m["sub"], m["rg"], m["name"]).lower()
             cluster = self.world.clusters.get(key)
             if cluster is None:
                 return Response(204)
-            if cluster.busy():
-                raise busy(f"managed cluster {m['name']}", cluster.op_kind)
+            if cluster.busy() and cluster.op is not None:
+                if cluster.op_name == "Deleting":
+                    aks_rules.check_idle(cluster, now)
+                # A delete is not refused while another operation runs: it preempts it, and that operation
+                # fails with AKSOperationPreemptedByDelete "This operation has been preempted by Deleting
+                # operation." (learn.microsoft.com/troubleshoot/azure/azure-kubernetes/create-upgrade-delete/
+                # error-code-operationpreempted).
+                self.world.ops.preempt(cluster.op, now, PREEMPTED_BY_DELETE)
             cluster.props["provisioningState"] = "Deleting"
-            self.world.signals_for(cluster.name).serving.set(self.world.now(), False)
+            for pool in cluster.pools():
+                pool["provisioningState"] = "Deleting"
+            self.world.signals_for(cluster.name).serving.set(now, False)
 
             def done(op: Operation) -> None:
+                # Until now a GET still returns the cluster, provisioningState Deleting.
                 self.world.clusters.pop(key, None)
 
             op = self.start_op(
                 cluster, self.world.timings.delete, "delete", done, lambda op: self._finish(cluster, "Failed")
             )
-            self.claim(cluster, op, "delete")
+            self.claim(cluster, op, "Deleting")
             location = f"{req.base_url}{op.result_path()}?api-version={req.query.get('api-version', API)}"
             return Response(202, None, {"Location": location, "Retry-After": str(op.retry_after)})
-
-    def upgrade_profile(self, req: Request, m: dict[str, str]) -> Response:
-        with self.world.lock:
-            self.world.settle()
-            cluster = self.find(m)
-            cat = self.world.catalogue
-            current = str(cluster.props.get("currentKubernetesVersion"))
-
-            def hops(versions: list[str]) -> list[dict[str, Any]]:
-                return [
-                    {"kubernetesVersion": v, **({"isPreview": True} if cat.is_preview(v) else {})} for v in versions
-                ]
-
-            pools = []
-            for pool in cluster.pools():
-                version = str(pool.get("currentOrchestratorVersion"))
-                newer = [
-                    v for m_ in cat.minors() for v in cat.patches(m_) if parse(version) < parse(v) <= parse(current)
-                ]
-                pools.append(
-                    {
-                        "name": pool["name"],
-                        "kubernetesVersion": version,
-                        "osType": pool.get("osType", "Linux"),
-                        "upgrades": hops(newer),
-                    }
-                )
-            body = {
-                "id": cluster.id + "/upgradeprofiles/default",
-                "name": "default",
-                "type": "Microsoft.ContainerService/managedClusters/upgradeprofiles",
-                "properties": {
-                    "controlPlaneProfile": {
-                        "kubernetesVersion": current,
-                        "name": None,
-                        "osType": "Linux",
-                        "upgrades": hops(cat.upgrades(current)),
-                    },
-                    "agentPoolProfiles": pools,
-                },
-            }
-            return Response(200, body)
-
-    def versions(self, req: Request, m: dict[str, str]) -> Response:
-        return Response(200, self.world.catalogue.versions_body())

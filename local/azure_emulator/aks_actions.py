@@ -8,7 +8,7 @@ from typing import Any
 from local.azure_emulator import aks_rules, runcommand
 from local.azure_emulator.aks import API, MC, NS, Aks
 from local.azure_emulator.aks_model import Cluster, pool_body, strip_pool
-from local.azure_emulator.errors import ArmError, bad_request, busy
+from local.azure_emulator.errors import ArmError, bad_request, not_running
 from local.azure_emulator.lro import Operation, iso, lro_headers
 from local.azure_emulator.protocol import Request, Response, Route, route
 
@@ -60,14 +60,14 @@ class AksActions:
         with self.world.lock:
             self.world.settle()
             cluster = self.aks.find(m)
-            if cluster.busy():
-                raise busy(f"managed cluster {cluster.name}", cluster.op_kind)
+            aks_rules.check_idle(cluster, self.world.now(), pool_write=True)
             control_plane = str(cluster.props.get("currentKubernetesVersion"))
             existing = cluster.pool(m["pool"])
             requested = {"name": existing["name"] if existing else m["pool"], **props}
             target = self.aks._pool_target(requested, control_plane, existing)
             aks_rules.check_pool(requested["name"], target, control_plane)
             pool = self._apply_pool(cluster, existing, requested)
+            pool.setdefault("orchestratorVersion", target)  # a GET always shows the version asked for
             changed = existing is not None and target != existing.get("currentOrchestratorVersion")
             seconds = self.world.timings.pool_upgrade if changed else self.world.timings.update
             state = "Upgrading" if changed else ("Updating" if existing else "Creating")
@@ -84,7 +84,7 @@ class AksActions:
                 pool["provisioningState"] = cluster.props["provisioningState"] = "Failed"
 
             op = self.aks.start_op(cluster, seconds, f"agentPools/{pool['name']}", done, failed)
-            self.aks.claim(cluster, op, "agent pool " + state.lower().replace("ing", "e"))
+            self.aks.claim(cluster, op, state, pool=pool["name"])
             headers = lro_headers(op, req.base_url, req.query.get("api-version", API))
             return Response(200 if existing else 201, pool_body(cluster, copy.deepcopy(pool)), headers)
 
@@ -97,9 +97,8 @@ class AksActions:
             cluster.pools().append(pool)
             cluster.pools_created[pool["name"]] = self.world.now()
             return pool
-        keep: dict[str, Any] = {
-            k: existing[k] for k in ("currentOrchestratorVersion", "nodeImageVersion", "powerState") if k in existing
-        }
+        kept = ("currentOrchestratorVersion", "nodeImageVersion", "powerState", "orchestratorVersion")
+        keep: dict[str, Any] = {k: existing[k] for k in kept if k in existing}
         existing.clear()
         existing.update({**keep, **requested})
         return existing
@@ -116,10 +115,13 @@ class AksActions:
         with self.world.lock:
             now = self.world.settle()
             cluster = self.aks.find(m)
-            if cluster.busy():
-                raise busy(f"managed cluster {cluster.name}", cluster.op_kind)
-            signals = self.world.signals_for(cluster.name)
             stopping = goal == "Stopped"
+            action = "stopping" if stopping else "starting"
+            aks_rules.check_idle(cluster, now, power_action=action)
+            if stopping and not cluster.running():
+                raise not_running(action)
+            signals = self.world.signals_for(cluster.name)
+            # provisioningState says Stopping / Starting; powerState changes only when the operation succeeds.
             cluster.props["provisioningState"] = "Stopping" if stopping else "Starting"
             if stopping:
                 signals.serving.set(now, False)
@@ -135,7 +137,7 @@ class AksActions:
             seconds = self.world.timings.stop if stopping else self.world.timings.start
             kind = "stop" if stopping else "start"
             op = self.aks.start_op(cluster, seconds, kind, done, lambda op: self.aks._finish(cluster, "Failed"))
-            self.aks.claim(cluster, op, kind)
+            self.aks.claim(cluster, op, cluster.props["provisioningState"])
             api = req.query.get("api-version", API)
             return Response(202, None, lro_headers(op, req.base_url, api, location=op.result_path()))
 

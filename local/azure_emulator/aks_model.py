@@ -41,8 +41,11 @@ class Cluster:
     body: dict[str, Any]
     created: datetime
     pools_created: dict[str, datetime] = field(default_factory=dict)
+    # The operation running on the cluster (or on `op_pool`), named as AKS names it in a 409: the
+    # provisioning state it gives (Creating, Upgrading, Updating, Stopping, Starting, Deleting).
     op: Operation | None = None
-    op_kind: str = ""
+    op_name: str = ""
+    op_pool: str | None = None
 
     @property
     def id(self) -> str:

@@ -2,8 +2,33 @@
 
 from __future__ import annotations
 
-from local.azure_emulator.catalogue import Catalogue, minor_distance, parse
-from local.azure_emulator.errors import bad_request
+from datetime import datetime
+
+from local.azure_emulator.aks_model import Cluster
+from local.azure_emulator.catalogue import Catalogue, minor_distance, minor_of, parse
+from local.azure_emulator.errors import bad_request, busy, power_busy
+
+
+def check_idle(cluster: Cluster, now: datetime, *, pool_write: bool = False, power_action: str | None = None) -> None:
+    """409 OperationNotAllowed while an operation runs on the cluster or one of its agent pools."""
+    if not cluster.busy() or cluster.op is None:
+        return
+    if power_action is not None:
+        power = str(cluster.props.get("powerState", {}).get("code", "Running"))
+        raise power_busy(power_action, cluster.op_name, power, cluster.op.start, now)
+    raise busy(cluster.op_name, cluster.op_pool, pool_write)
+
+
+def resolve_requested(catalogue: Catalogue, requested: str, running: str | None, code: str) -> str:
+    """The full version a write asks for. The running version's own <major.minor>, or the running version
+    itself, keeps it: "Updating the cluster with the same <major.minor> once it has been created (e.g.
+    1.14.x -> 1.14) will not trigger an upgrade, even if a newer patch version is available" (AKS REST
+    reference: ManagedClusterProperties.kubernetesVersion, ManagedClusterAgentPoolProfile.orchestratorVersion;
+    the same text in azure-mgmt-containerservice's models)."""
+    text = requested.strip().lstrip("v")
+    if running and (text == running or (text.count(".") == 1 and minor_of(running) == text)):
+        return running
+    return catalogue.resolve(requested, code)
 
 
 def check_control_plane(current: str | None, target: str, catalogue: Catalogue) -> None:

@@ -31,14 +31,8 @@ class ControlApi:
         if key == ("POST", "seed"):
             self.emu.seed(body)
             return Response(200, {"seeded": len(body) if isinstance(body, list) else 1})
-        if key == ("POST", "faults"):
-            self.emu.inject_fault(
-                status=int(body["status"]),
-                count=int(body.get("count", 1)),
-                method=body.get("method"),
-                path_pattern=body.get("path_pattern"),
-                retry_after=int(body.get("retry_after", 1)),
-            )
+        if key[0] == "POST" and (path == "faults" or path.startswith("faults/")):
+            self._faults(path, body)
             return Response(200, {"ok": True})
         if key == ("POST", "operations/fail-next"):
             self.emu.fail_next_operation(**{k: body[k] for k in ("path_pattern", "code", "message") if k in body})
@@ -53,6 +47,35 @@ class ControlApi:
             self.emu.add_alert_rule(**body)
             return Response(200, {"ok": True})
         return self._cluster(req.method, path, body)
+
+    def _faults(self, path: str, body: Any) -> None:
+        if path == "faults":
+            self.emu.inject_fault(
+                status=int(body["status"]),
+                count=int(body.get("count", 1)),
+                method=body.get("method"),
+                path_pattern=body.get("path_pattern"),
+                retry_after=int(body.get("retry_after", 1)),
+                exclude_pattern=body.get("exclude_pattern"),
+            )
+        elif path == "faults/front-door":
+            self.emu.fail_front_door_writes(
+                count=int(body.get("count", 1)),
+                status=int(body.get("status", 500)),
+                code=body.get("code"),
+                message=body.get("message"),
+                kind=str(body.get("kind", "response")),
+                retry_after=_optional_int(body.get("retry_after")),
+            )
+        elif path == "faults/probes":
+            status = body.get("status", 503)
+            self.emu.fail_probes(body.get("host"), _optional_int(status), _optional_int(body.get("count")))
+        elif path == "faults/probes/clear":
+            self.emu.clear_probe_faults()
+        elif path == "faults/clear":
+            self.emu.clear_faults()
+        else:
+            raise ArmError(404, "NotFound", f"No control API at POST /_emulator/{path}.")
 
     def _cluster(self, method: str, path: str, body: Any) -> Response:
         match = re.fullmatch(r"clusters/([^/]+)/(error-fraction|workloads)", path)
@@ -75,3 +98,7 @@ class ControlApi:
             return json.loads(req.raw_body)
         except ValueError as exc:
             raise ArmError(400, "InvalidRequestContent", f"invalid JSON: {exc}") from exc
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import copy
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from local.azure_emulator.aks import Aks
 from local.azure_emulator.aks_actions import AksActions
+from local.azure_emulator.aks_profiles import AksProfiles
 from local.azure_emulator.alerts import Alerts
 from local.azure_emulator.catalogue import Catalogue
 from local.azure_emulator.control import ControlApi
+from local.azure_emulator.faults import RequestFault, compile_pattern, default_error
 from local.azure_emulator.frontdoor_classic import FrontDoorClassic
 from local.azure_emulator.frontdoor_std import FrontDoorStd
+from local.azure_emulator.hooks import RequestHook
 from local.azure_emulator.metrics import Metrics
 from local.azure_emulator.ops_api import OperationsApi
 from local.azure_emulator.seed import Seeder
@@ -22,6 +26,11 @@ from local.azure_emulator.timings import Timings
 from local.azure_emulator.traffic import Traffic
 from local.azure_emulator.world import World, ingress_ip
 from local.clock import Clock, RealClock
+
+# The operation paths Front Door writes start (an origin's id, a classic Front Door's id).
+FRONT_DOOR_WRITE_PATH = (
+    r"/providers/microsoft\.(cdn/profiles/[^/]+/origingroups/[^/]+/origins|network/frontdoors)/[^/]+$"
+)
 
 
 class AzureEmulator:
@@ -46,6 +55,7 @@ class AzureEmulator:
         routes = (
             aks.routes()
             + AksActions(aks).routes()
+            + AksProfiles(aks).routes()
             + OperationsApi(self.world).routes()
             + self._std.routes()
             + self._classic.routes()
@@ -123,10 +133,57 @@ class AzureEmulator:
         method: str | None = None,
         path_pattern: str | None = None,
         retry_after: int = 1,
+        exclude_pattern: str | None = None,
     ) -> None:
+        """The next `count` ARM requests that match answer `status` (429 or 500, with Retry-After), one each.
+
+        `path_pattern` / `exclude_pattern` are regexes searched in the path, e.g. "metrics:getBatch" to
+        target the metrics data plane, or exclude_pattern="metrics:getBatch" for everything but it.
+        """
         if status not in (429, 500):
             raise ValueError("status must be 429 or 500")
-        self._dispatcher.add_fault(status, count, method, path_pattern, retry_after)
+        code, message = default_error(status)
+        fault = RequestFault(
+            status,
+            count,
+            code,
+            message,
+            method=method,
+            pattern=compile_pattern(path_pattern),
+            exclude=compile_pattern(exclude_pattern),
+            retry_after=retry_after,
+        )
+        self._dispatcher.faults.add(fault)
+
+    def fail_front_door_writes(
+        self,
+        count: int = 1,
+        status: int = 500,
+        code: str | None = None,
+        message: str | None = None,
+        kind: str = "response",
+        retry_after: int | None = None,
+    ) -> None:
+        """The next `count` Front Door writes (origin PUT/PATCH, classic frontDoors PUT) fail, changing nothing.
+
+        kind "response": answered with `status` and an ARM error body (code from the status unless given).
+        kind "operation": accepted as ARM accepts an async write (201/202 with Azure-AsyncOperation); the
+        operation ends Failed with `code` / `message` and the change is never applied, propagated or routed to.
+        """
+        if kind not in ("response", "operation"):
+            raise ValueError("kind must be 'response' or 'operation'")
+        default_code, default_message = default_error(status)
+        code, message = code or default_code, message or default_message
+        if kind == "operation":
+            if count < 1:
+                raise ValueError("count must be at least 1")
+            with self.world.lock:
+                self.world.ops.fail_next(FRONT_DOOR_WRITE_PATH, code, message, count)
+            return
+        if retry_after is None and status in (429, 503):
+            retry_after = 1  # ARM sends Retry-After with throttling; the SDK waits it out
+        fault = RequestFault(status, count, code, message, retry_after=retry_after, front_door_only=True)
+        self._dispatcher.faults.add(fault)
 
     def fail_next_operation(
         self,
@@ -136,6 +193,43 @@ class AzureEmulator:
     ) -> None:
         with self.world.lock:
             self.world.ops.fail_next(path_pattern, code, message)
+
+    def fail_probes(self, host: str | None = None, status: int | None = 503, count: int | None = None) -> None:
+        """Smoke probes of `host` (every host when None) answer `status`; None drops the connection, so the
+        probe gets no answer at all. `count` probes, or every one until clear_probe_faults() when None."""
+        self._dispatcher.faults.add_probe(host, status, count)
+
+    def clear_probe_faults(self) -> None:
+        self._dispatcher.faults.clear_probes()
+
+    def clear_faults(self) -> None:
+        """Forget every pending fault: request faults, Front Door write faults, probe faults, failing operations."""
+        self._dispatcher.faults.clear()
+        with self.world.lock:
+            self.world.ops.clear_fail_rules()
+
+    def on_request(
+        self,
+        callback: Callable[[dict[str, Any]], Any],
+        *,
+        method: str | None = None,
+        path_pattern: str | None = None,
+        once: bool = True,
+        drop_response: bool = False,
+    ) -> RequestHook:
+        """Call `callback(entry)` in the request's thread after an ARM request matching `method` /
+        `path_pattern` (a regex searched in the path) was applied and logged, before its response is sent.
+
+        `entry` is (a copy of) its request-log entry. With `once`, only the first matching request. With
+        `drop_response`, the connection is then closed without an answer, as when the caller died in flight.
+        A callback that raises is reported (stderr, `hook_error` in the log entry) and the request is answered.
+        Returns the hook: `.calls`, `.errors`, `.remove()`.
+        """
+        hook = RequestHook(callback, method, compile_pattern(path_pattern), once, drop_response)
+        return self._dispatcher.hooks.add(hook)
+
+    def clear_request_hooks(self) -> None:
+        self._dispatcher.hooks.clear()
 
     def set_error_fraction(self, cluster_name: str, fraction: float) -> None:
         if not 0.0 <= fraction <= 1.0:

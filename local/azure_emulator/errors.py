@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class ArmError(Exception):
     """An error the handler turns into an ARM error body with this status."""
@@ -29,9 +31,46 @@ def bad_request(code: str, message: str) -> ArmError:
     return ArmError(400, code, message)
 
 
-def busy(resource: str, operation: str) -> ArmError:
+# AKS's 409 for a write while another operation runs, in the three wordings of "Symptoms" on
+# learn.microsoft.com/troubleshoot/azure/azure-kubernetes/create-upgrade-delete/operationnotallowed
+# (the operation named as the provisioning state it gives: Creating, Upgrading, Updating, ...).
+_PENDING = (
+    "please wait for it to finish before starting a new operation. "
+    "See https://aka.ms/aks-pending-operation for more details."
+)
+
+
+def busy(operation: str, running_pool: str | None = None, pool_write: bool = False) -> ArmError:
+    """Another operation runs on the cluster, or on one of its agent pools (`running_pool`)."""
+    if running_pool is None:
+        text = f"Operation is not allowed: Another operation ({operation}) is in progress, {_PENDING}"
+    elif pool_write:
+        text = f"Operation is not allowed: Another agentpool operation ({operation}) is in progress, {_PENDING}"
+    else:
+        text = (
+            f"Managed cluster operation is not allowed: Another operation ({operation}) is in progress "
+            f"on agent pool ({running_pool}), {_PENDING}"
+        )
+    return ArmError(409, "OperationNotAllowed", text)
+
+
+def power_busy(action: str, provisioning: str, power: str, started: datetime, now: datetime) -> ArmError:
+    """Start or stop while another operation runs: the same page's "Solution 1" shows this wording for
+    `az aks start` during an update ("... starting cannot be performed The previous operation ...")."""
+    seconds = max(int((now - started).total_seconds()), 0)
+    elapsed = f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
     return ArmError(
         409,
         "OperationNotAllowed",
-        f"Operation is not allowed because there's an in progress {operation} operation on {resource}.",
+        f"managed cluster is in Provisioning State({provisioning}) and Power State({power}), {action} cannot be "
+        f"performed The previous operation started at '{started.strftime('%Y-%m-%dT%H:%M:%SZ')}' and elapsed "
+        f"time is: '{elapsed}' (RFC3339 format)",
+    )
+
+
+def not_running(action: str) -> ArmError:
+    """Stop of a stopped cluster: the same page's "Solution 2" ("managed cluster is not currently running,
+    stopping cannot be performed"). Waiting does not fix this one."""
+    return ArmError(
+        409, "OperationNotAllowed", f"managed cluster is not currently running, {action} cannot be performed"
     )

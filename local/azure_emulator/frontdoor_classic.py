@@ -65,7 +65,7 @@ class FrontDoorClassic:
     def routes(self) -> list[Route]:
         return [
             route("GET", FD, self.get, f"{NS}/frontDoors/read"),
-            route("PUT", FD, self.put, f"{NS}/frontDoors/write"),
+            route("PUT", FD, self.put, f"{NS}/frontDoors/write", in_force=self.in_force),
             route("GET", RG + "/providers/Microsoft.Network/frontDoors", self.list_rg, f"{NS}/frontDoors/read"),
         ]
 
@@ -117,32 +117,48 @@ class FrontDoorClassic:
                 )
             new = {k: copy.deepcopy(v) for k, v in body.items() if k not in ("id", "name", "type", "properties")}
             new["properties"] = copy.deepcopy(props)
-            for key in ("cname", "frontdoorId", "resourceState"):
-                new["properties"][key] = existing["properties"].get(key)
+            for generated in ("cname", "frontdoorId", "resourceState"):
+                new["properties"][generated] = existing["properties"].get(generated)
             fill_read_only(new, fd_id, m["name"])
             new["properties"]["provisioningState"] = "Updating"
-            enabled = self._record(fd_id, existing, new)
-            self.world.classic[fd_id.lower()] = new
+            key = fd_id.lower()
 
-            def finish(state: str) -> Any:
-                def apply(op: Operation) -> None:
-                    new["properties"]["provisioningState"] = state
+            def done(op: Operation) -> None:
+                new["properties"]["provisioningState"] = "Succeeded"
 
-                return apply
+            def failed(op: Operation) -> None:
+                # Only a PUT whose operation was set to fail gets here, and it never replaced the Front Door.
+                if self.world.classic.get(key) is existing:
+                    existing["properties"]["provisioningState"] = "Failed"
 
+            # The operation starts first: one set to fail is accepted but never applied or propagated.
             op = self.world.ops.start(
                 fd_id,
                 self.world.now(),
                 self.world.timings.classic_put,
-                finish("Succeeded"),
-                finish("Failed"),
+                done,
+                failed,
                 subscription=m["sub"],
                 namespace=NS,
                 location="global",
                 retry_after=self.world.timings.retry_after_afd,
             )
             headers = lro_headers(op, req.base_url, req.query.get("api-version", API))
-            return Response(200, copy.deepcopy(new), headers, enabled_origins=enabled)
+            # An accepted asynchronous write answers 202 (learn.microsoft.com/azure/azure-resource-manager/
+            # management/async-operations); an update is never a create here.
+            if op.error:
+                existing["properties"]["provisioningState"] = "Updating"
+                return Response(202, copy.deepcopy(new), headers)
+            enabled = self._record(fd_id, existing, new)
+            self.world.classic[key] = new
+            return Response(202, copy.deepcopy(new), headers, enabled_origins=enabled)
+
+    def in_force(self, m: dict[str, str]) -> int | None:
+        """Backends enabled over every pool of the Front Door as configured now (None when it does not exist)."""
+        body = self.world.classic.get(front_door_id(m["sub"], m["rg"], m["name"]).lower())
+        if body is None:
+            return None
+        return sum(1 for pool in pools(body) for target in snapshot(pool) if target[1])
 
     def _record(self, fd_id: str, old: dict[str, Any], new: dict[str, Any]) -> int:
         """Record each changed pool's new deployment; return enabled backends in the changed pools (all if none)."""

@@ -53,8 +53,8 @@ class FrontDoorStd:
             route("GET", GROUP, self.get_group, f"{NS}/profiles/originGroups/read"),
             route("GET", GROUP + "/origins", self.list_origins, f"{origins}/read"),
             route("GET", ORIGIN, self.get_origin, f"{origins}/read"),
-            route("PUT", ORIGIN, self.put_origin, f"{origins}/write"),
-            route("PATCH", ORIGIN, self.patch_origin, f"{origins}/write"),
+            route("PUT", ORIGIN, self.put_origin, f"{origins}/write", in_force=self.in_force),
+            route("PATCH", ORIGIN, self.patch_origin, f"{origins}/write", in_force=self.in_force),
         ]
 
     # -- model -------------------------------------------------------------------------------------------------
@@ -198,16 +198,18 @@ class FrontDoorStd:
                 "name": m["origin"],
                 "properties": merged,
             }
-            self.world.afd[oid.lower()] = body
-            self.world.record_deployment(gid.lower(), self.snapshot(gid))
-            self.effective[oid.lower()] = self.world.propagating_until(gid.lower()) or self.world.now()
+            key = oid.lower()
 
             def done(op: Operation) -> None:
                 body["properties"]["provisioningState"] = "Succeeded"
 
             def failed(op: Operation) -> None:
-                body["properties"]["provisioningState"] = "Failed"
+                # Only a write whose operation was set to fail gets here, and it never replaced the origin.
+                if existing is not None and self.world.afd.get(key) is existing:
+                    existing["properties"]["provisioningState"] = "Failed"
 
+            # The operation starts first: one set to fail (fail_next_operation, fail_front_door_writes) is
+            # accepted like any other but never applied, propagated or routed to.
             op = self.world.ops.start(
                 oid,
                 self.world.now(),
@@ -220,5 +222,19 @@ class FrontDoorStd:
                 retry_after=self.world.timings.retry_after_afd,
             )
             headers = lro_headers(op, req.base_url, req.query.get("api-version", API))
-            status = 200 if existing or not replace else 201
+            # "An asynchronous operation initially returns an HTTP status code of either 201 (Created) or
+            # 202 (Accepted)" (learn.microsoft.com/azure/azure-resource-manager/management/async-operations).
+            status = 202 if existing else 201
+            if op.error:
+                if existing is not None:
+                    existing["properties"]["provisioningState"] = "Updating"
+                return Response(status, copy.deepcopy(body), headers)
+            self.world.afd[key] = body
+            self.world.record_deployment(gid.lower(), self.snapshot(gid))
+            self.effective[key] = self.world.propagating_until(gid.lower()) or self.world.now()
             return Response(status, self._view(body), headers, enabled_origins=self.enabled_count(gid))
+
+    def in_force(self, m: dict[str, str]) -> int | None:
+        """Origins enabled in the group's configuration now (None when the group does not exist)."""
+        gid = group_id(m["sub"], m["rg"], m["profile"], m["group"])
+        return self.enabled_count(gid) if gid.lower() in self.world.afd else None

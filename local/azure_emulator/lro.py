@@ -99,9 +99,18 @@ class Operations:
         self._ops[op_id] = op
         return op
 
-    def fail_next(self, path_pattern: str | None, code: str, message: str) -> None:
+    def fail_next(self, path_pattern: str | None, code: str, message: str, count: int = 1) -> None:
+        """The next `count` operations whose path matches end Failed with this error (one rule each)."""
         compiled = re.compile(path_pattern, re.IGNORECASE) if path_pattern else None
-        self._fail_rules.append(_FailRule(compiled, code, message))
+        self._fail_rules.extend(_FailRule(compiled, code, message) for _ in range(count))
+
+    def clear_fail_rules(self) -> None:
+        self._fail_rules.clear()
+
+    def preempt(self, op: Operation, now: datetime, error: dict[str, str]) -> None:
+        """End a running operation Failed now, without its effects (a later operation replaced it)."""
+        if op.status == "InProgress":
+            op.status, op.error, op.end = "Failed", dict(error), now
 
     def _take_fail_rule(self, path: str) -> dict[str, str] | None:
         for rule in self._fail_rules:

@@ -42,9 +42,14 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
     # Set by Front Door writes so the request log can show what the write left enabled.
     enabled_origins: int | None = None
+    # Close the connection instead of answering: the client gets no response at all.
+    drop: bool = False
 
 
 Handler = Callable[[Request, dict[str, str]], Response]
+# For a Front Door write: the origins (or backends) enabled in the configuration in force now, from the
+# route's path parameters; None when the target does not exist.
+InForce = Callable[[dict[str, str]], int | None]
 
 
 @dataclass(frozen=True)
@@ -54,13 +59,25 @@ class Route:
     handler: Handler
     operation: str
     kind: str  # "read" | "write", as ARM throttling counts them
+    in_force: InForce | None = None
+
+    @property
+    def front_door_write(self) -> bool:
+        return self.in_force is not None
 
 
-def route(method: str, path_regex: str, handler: Handler, operation: str, kind: str | None = None) -> Route:
+def route(
+    method: str,
+    path_regex: str,
+    handler: Handler,
+    operation: str,
+    kind: str | None = None,
+    in_force: InForce | None = None,
+) -> Route:
     """ARM paths are case-insensitive; `{name}` in path_regex matches one path segment."""
     regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path_regex)
     pattern = re.compile(f"^{regex}$", re.IGNORECASE)
-    return Route(method, pattern, handler, operation, kind or ("read" if method == "GET" else "write"))
+    return Route(method, pattern, handler, operation, kind or ("read" if method == "GET" else "write"), in_force)
 
 
 SUB = "/subscriptions/{sub}"

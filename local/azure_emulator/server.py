@@ -12,7 +12,6 @@ import threading
 import time
 import traceback
 import uuid
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -21,30 +20,18 @@ from urllib.parse import parse_qsl, urlsplit
 import trustme
 
 from local.azure_emulator.errors import ArmError
+from local.azure_emulator.faults import FaultBook
+from local.azure_emulator.hooks import Hooks
 from local.azure_emulator.lro import iso
 from local.azure_emulator.protocol import Request, Response, Route
 from local.azure_emulator.world import World
 
 CONTROL_PREFIX = "/_emulator/"
 # The emulator also plays the internet for smoke probes: GET /_probe/{host}/{path} answers as the
-# cluster behind that host would (200 when it runs with ready workloads, 503 otherwise). Not ARM: no
-# token, not logged.
+# cluster behind that host would (200 when it runs with ready workloads, 503 otherwise), unless a probe
+# fault says otherwise. Not ARM: no token, not logged, no request hooks.
 PROBE_PREFIX = "/_probe/"
 _BEARER = re.compile(r"^Bearer\s+\S+", re.IGNORECASE)
-
-
-@dataclass
-class Fault:
-    status: int
-    remaining: int
-    method: str | None
-    pattern: re.Pattern[str] | None
-    retry_after: int
-
-    def matches(self, method: str, path: str) -> bool:
-        if self.method and self.method.upper() != method:
-            return False
-        return self.pattern is None or bool(self.pattern.search(path))
 
 
 class Dispatcher:
@@ -54,24 +41,10 @@ class Dispatcher:
         self.world = world
         self.routes = routes
         self.control = control
-        self.faults: list[Fault] = []
+        self.faults = FaultBook()
+        self.hooks = Hooks()
         self.log: list[dict[str, Any]] = []
         self._lock = threading.Lock()
-
-    def add_fault(
-        self, status: int, count: int, method: str | None, path_pattern: str | None, retry_after: int
-    ) -> None:
-        pattern = re.compile(path_pattern, re.IGNORECASE) if path_pattern else None
-        with self._lock:
-            self.faults.append(Fault(status, count, method, pattern, retry_after))
-
-    def _take_fault(self, method: str, path: str) -> Fault | None:
-        with self._lock:
-            for fault in self.faults:
-                if fault.remaining > 0 and fault.matches(method, path):
-                    fault.remaining -= 1
-                    return fault
-            return None
 
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes, base_url: str) -> Response:
         parts = urlsplit(target)
@@ -85,8 +58,20 @@ class Dispatcher:
             (found[0].operation, found[0].kind) if found else ("unknown", "read" if method == "GET" else "write")
         )
         response = self._respond(request, found)
-        self._record(request, response, operation, kind)
-        return response
+        if found is not None and found[0].in_force is not None and response.enabled_origins is None:
+            # A Front Door write that changed nothing (an error, an injected fault, a failing operation):
+            # the log shows the configuration still in force.
+            with self.world.lock:
+                response.enabled_origins = found[0].in_force(found[1])
+        entry = self._record(request, response, operation, kind)
+        drop, errors = self.hooks.run(entry)
+        if drop or errors:
+            with self._lock:
+                if errors:
+                    entry["hook_error"] = "; ".join(errors)
+                if drop:
+                    entry["dropped"] = True
+        return Response(response.status, drop=True) if drop else response
 
     def _respond(self, request: Request, found: tuple[Route, dict[str, str]] | None) -> Response:
         try:
@@ -96,9 +81,9 @@ class Dispatcher:
                 )
             if found is None:
                 raise ArmError(404, "NotFound", f"No emulated API answers {request.method} {request.path}.")
-            fault = self._take_fault(request.method, request.path)
+            fault = self.faults.take(request.method, request.path, found[0].front_door_write)
             if fault is not None:
-                return _fault_response(fault)
+                return fault.response()
             return found[0].handler(request, found[1])
         except ArmError as exc:
             return Response(exc.status, exc.body(), dict(exc.headers))
@@ -108,6 +93,11 @@ class Dispatcher:
 
     def _probe(self, rest: str) -> Response:
         host = rest.split("/", 1)[0]
+        fault = self.faults.take_probe(host)
+        if fault is not None:
+            if fault.status is None:
+                return Response(0, drop=True)  # no answer: the prober sees a dropped connection
+            return Response(fault.status, {"status": "injected", "host": host})
         cluster = self.world.cluster_for_host(host)
         if cluster is None or not self.world.signals_for(cluster).healthy(self.world.now()):
             return Response(503, {"status": "unavailable", "host": host})
@@ -121,6 +111,9 @@ class Dispatcher:
             return Response(exc.status, exc.body())
         except (ValueError, KeyError, TypeError) as exc:
             return Response(400, {"error": {"code": "BadRequest", "message": str(exc)}})
+        except Exception as exc:  # a bug behind the control API answers too, instead of dropping the connection
+            traceback.print_exc(file=sys.stderr)
+            return Response(500, {"error": {"code": "InternalServerError", "message": f"emulator bug: {exc!r}"}})
 
     def _match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         for entry in self.routes:
@@ -130,21 +123,21 @@ class Dispatcher:
                     return entry, match.groupdict()
         return None
 
-    def _record(self, request: Request, response: Response, operation: str, kind: str) -> None:
+    def _record(self, request: Request, response: Response, operation: str, kind: str) -> dict[str, Any]:
         with self._lock:
-            self.log.append(
-                {
-                    "seq": len(self.log) + 1,
-                    "wall": time.time(),
-                    "at": iso(self.world.now()),
-                    "method": request.method,
-                    "path": request.path,
-                    "status": response.status,
-                    "kind": kind,
-                    "operation": operation,
-                    "enabled_origins": response.enabled_origins,
-                }
-            )
+            entry = {
+                "seq": len(self.log) + 1,
+                "wall": time.time(),
+                "at": iso(self.world.now()),
+                "method": request.method,
+                "path": request.path,
+                "status": response.status,
+                "kind": kind,
+                "operation": operation,
+                "enabled_origins": response.enabled_origins,
+            }
+            self.log.append(entry)
+            return entry
 
     def requests(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -153,14 +146,6 @@ class Dispatcher:
     def clear_requests(self) -> None:
         with self._lock:
             self.log.clear()
-
-
-def _fault_response(fault: Fault) -> Response:
-    if fault.status == 429:
-        body = {"error": {"code": "TooManyRequests", "message": "Number of requests exceeded the limit. Retry later."}}
-    else:
-        body = {"error": {"code": "InternalServerError", "message": "Injected server error."}}
-    return Response(fault.status, body, {"Retry-After": str(fault.retry_after)})
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -178,6 +163,9 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         host = self.headers.get("Host") or f"127.0.0.1:{self.server.server_address[1]}"
         response = self.server.dispatcher.handle(self.command, self.path, headers, body, f"https://{host}")
+        if response.drop:
+            self.close_connection = True  # nothing is written: the client sees the connection close
+            return
         payload = b"" if response.body is None else json.dumps(response.body).encode()
         self.send_response(response.status)
         self.send_header("Content-Type", "application/json; charset=utf-8")

@@ -1,6 +1,11 @@
 """HTTP triggers on /api/<route>: route templates, func.HttpRequest in, func.HttpResponse out.
 
 Function keys (`code=` or `x-functions-key`) are accepted and not checked, as Core Tools does locally.
+
+Also what every door of the host shares to refuse bad input: `Refusal` (raised anywhere in a
+handler, answered by the server's middleware) and `parse_json` (UTF-8 JSON at most MAX_JSON_DEPTH
+deep, as the host's extensions read bodies with Json.NET). A refusal is a 4xx with a JSON body
+{"error": {"code", "message"}}; a 500 means a function failed (or a bug in the host), never the input.
 """
 
 from __future__ import annotations
@@ -22,8 +27,58 @@ from local.functions_host.app_index import IndexedFunction
 
 log = logging.getLogger("functions_host")
 ROUTE_PREFIX = "/api"
+# Json.NET's default JsonReader.MaxDepth (since 13.0.1), which the Durable and Event Grid extensions parse with.
+MAX_JSON_DEPTH = 64
 _TOKEN = re.compile(r"\{([^}]+)\}")
 _CONSTRAINTS = {"int": r"-?\d+", "long": r"-?\d+", "bool": r"(?i:true|false)", "guid": r"[0-9a-fA-F-]{36}"}
+
+
+class Refusal(Exception):
+    """Bad input: answered with `status` and a JSON error naming what is wrong."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def json_error(status: int, code: str, message: str, **extra: Any) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message, **extra}}, status=status)
+
+
+def parse_json(raw: bytes, what: str = "body") -> Any:
+    """The bytes as JSON, or a Refusal: not UTF-8, not JSON, or nested deeper than MAX_JSON_DEPTH."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Refusal(400, "InvalidJson", f"the {what} is not valid JSON: not UTF-8 (byte {exc.start})") from None
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise _too_deep(what) from None
+    except ValueError as exc:
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "a number is out of range"
+        raise Refusal(400, "InvalidJson", f"the {what} is not valid JSON: {reason}") from None
+    if nests_deeper_than(value, MAX_JSON_DEPTH):
+        raise _too_deep(what)
+    return value
+
+
+def _too_deep(what: str) -> Refusal:
+    return Refusal(400, "TooDeeplyNested", f"the {what} nests arrays or objects deeper than {MAX_JSON_DEPTH} levels")
+
+
+def nests_deeper_than(value: Any, limit: int) -> bool:
+    """Without recursion: the input chooses the depth."""
+    pending = [(value, 0)]
+    while pending:
+        node, depth = pending.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        if depth >= limit:
+            return True
+        pending.extend((child, depth + 1) for child in children)
+    return False
 
 
 @dataclass
@@ -88,7 +143,9 @@ class HttpTriggers:
                 continue
             params = {route.names[g]: v for g, v in match.groupdict().items() if v is not None}
             return await self._invoke(route, request, params)
-        return web.Response(status=405 if allowed else 404)
+        if allowed:
+            return json_error(405, "MethodNotAllowed", f"no HTTP function takes {request.method} {request.path}")
+        return json_error(404, "NotFound", f"no HTTP function serves {request.path}")
 
     async def _invoke(self, route: Route, request: web.Request, params: dict[str, str]) -> web.StreamResponse:
         fn = route.function

@@ -43,6 +43,11 @@ class Scheduler:
         self._activities: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._stopped = False
+        # Idle hooks run beside the loop, not in it: a hook may call the host over HTTP and wait for
+        # an orchestration to act on what it sent, so episodes must go on while it runs.
+        self._hooks: asyncio.Task[bool] | None = None
+        self._hooks_settled = False  # the hooks ran since the last work and found nothing to do
+        self._episodes = 0  # counts episodes: hooks that ran while one happened must look again
 
     # ---- bookkeeping shared with the HTTP side (all on the loop thread)
 
@@ -81,7 +86,7 @@ class Scheduler:
 
     @property
     def busy(self) -> bool:
-        return bool(self._queue or self._activities or self.http_inflight)
+        return bool(self._queue or self._activities or self.http_inflight or self._hooks is not None)
 
     # ---- the loop
 
@@ -90,15 +95,16 @@ class Scheduler:
             self._wake.clear()
             self._fire_due()
             if self._queue:
+                self._hooks_settled = False
+                self._episodes += 1
                 self._step(self._queue.popleft())
                 await asyncio.sleep(0)  # let HTTP requests in between episodes
                 continue
             if self.busy or not self.clock.virtual:
                 await self._wait(None if self.clock.virtual else self._seconds_to_next_timer())
                 continue
-            if self.idle_hooks and await self._run_idle_hooks():
-                continue
-            if self.busy:
+            if self.idle_hooks and not self._hooks_settled:
+                self._start_idle_hooks()
                 continue
             due = self.next_timer()
             if due is None:
@@ -107,9 +113,12 @@ class Scheduler:
             other = self.clock.next_wakeup()
             target = other if other is not None and self.clock.now() < other < due else due
             self.clock.advance_to(target)
+            self._hooks_settled = False  # a new instant: the hooks look again before the next jump
 
     def stop(self) -> None:
         self._stopped = True
+        if self._hooks is not None:
+            self._hooks.cancel()
         self.wake()
 
     async def _wait(self, timeout: float | None) -> None:
@@ -119,6 +128,18 @@ class Scheduler:
     def _seconds_to_next_timer(self) -> float | None:
         due = self.next_timer()
         return None if due is None else max(0.0, (due - self.clock.now()).total_seconds())
+
+    def _start_idle_hooks(self) -> None:
+        episodes = self._episodes
+        self._hooks = self.loop.create_task(self._run_idle_hooks())
+        self._hooks.add_done_callback(lambda task: self._idle_hooks_done(task, episodes))
+
+    def _idle_hooks_done(self, task: asyncio.Task[bool], episodes_at_start: int) -> None:
+        self._hooks = None
+        # Nothing done, and nothing happened meanwhile: the clock may move. Otherwise they look again.
+        quiet = not task.cancelled() and task.exception() is None and not task.result()
+        self._hooks_settled = quiet and self._episodes == episodes_at_start
+        self.wake()
 
     async def _run_idle_hooks(self) -> bool:
         did_something = False

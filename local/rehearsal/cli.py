@@ -10,13 +10,16 @@ from pathlib import Path
 from typing import Any
 
 from local.rehearsal.driver import SCENARIOS, Options, Rehearsal
+from local.rehearsal.faults import FAULTS, PHASES, FaultPlan
 from local.rehearsal.report import build_report
 from local.rehearsal.world import BadClusterFile
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bluegreen simulate", description=__doc__)
-    p.add_argument("--scenario", choices=SCENARIOS, default="happy")
+    p.add_argument(
+        "--scenario", choices=SCENARIOS, default=None, help="default: happy (error-spike for a rollback fault)"
+    )
     p.add_argument("--blue-cluster", metavar="FILE", help="`az aks show -o json` output or an ARM GET body")
     p.add_argument("--target-version", metavar="V", help="default: latest GA")
     p.add_argument("--strategy", choices=["clone-then-upgrade", "create-at-target"], default="clone-then-upgrade")
@@ -24,6 +27,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--event", metavar="FILE", help="start by delivering this Event Grid / CloudEvents file")
     p.add_argument("--alert", metavar="FILE", help="deliver this alert to /api/alerts once the run is baking")
     p.add_argument("--state-out", metavar="FILE", help="write every emulated ARM resource here at the end")
+    p.add_argument(
+        "--fault",
+        metavar="PHASE:FAULT",
+        help=f"inject a fault when the run enters PHASE ({', '.join(PHASES)}); FAULT one of {', '.join(FAULTS)}",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the timeline")
     return p
 
@@ -36,9 +44,16 @@ def run(args: argparse.Namespace) -> int:
     options = parser().parse_args(getattr(args, "argv", []))
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     try:
+        plan = FaultPlan.parse(options.fault) if options.fault else None
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    scenario = options.scenario or (plan.scenario if plan else "happy")
+    try:
         rehearsal = Rehearsal(
             Options(
-                scenario=options.scenario,
+                scenario=scenario,
+                fault=options.fault,
                 blue_cluster=options.blue_cluster,
                 target_version=options.target_version,
                 strategy=options.strategy,
@@ -57,15 +72,15 @@ def run(args: argparse.Namespace) -> int:
             return 2
     if not options.json:
         print(
-            f"Rehearsal '{options.scenario}': {rehearsal.estate.blue_name} -> {rehearsal.estate.green_name} "
+            f"Rehearsal '{scenario}'"
+            + (f" with {plan.label}" if plan else "")
+            + f": {rehearsal.estate.blue_name} -> {rehearsal.estate.green_name} "
             f"behind Front Door {options.front_door} (virtual time)",
             flush=True,
         )
     result = rehearsal.run()
     assert rehearsal.emulator is not None
-    report = build_report(
-        options.scenario, result, rehearsal.emulator, rehearsal.estate, rehearsal.observed.alert_sent_wall
-    )
+    report = build_report(scenario, result, rehearsal.emulator, rehearsal.estate, rehearsal.observed.alert_sent_wall)
     if options.state_out:
         Path(options.state_out).write_text(json.dumps(rehearsal.emulator.resources(), indent=2))
     rehearsal.emulator.stop()

@@ -24,6 +24,7 @@ from bluegreen.config import DEFAULT_START_ON
 from local.azure_emulator import AzureEmulator
 from local.clock import VirtualClock
 from local.functions_host import LocalHost
+from local.rehearsal.faults import FaultPlan
 from local.rehearsal.world import Estate, build_estate, environment_config, load_blue
 from triggers.alerts import forget_raised
 from triggers.decisions import EventAction, event_action
@@ -44,6 +45,7 @@ class Options:
     front_door: str = "standard"
     event_file: str | None = None  # start through the Event Grid webhook with this file
     alert_file: str | None = None  # deliver this alert to /api/alerts once the run bakes
+    fault: str | None = None  # PHASE:FAULT (local/rehearsal/faults.py), injected when the run enters PHASE
     wall_timeout: float = 120.0
 
 
@@ -58,12 +60,15 @@ class Observed:
     injected: bool = False
     spiked: bool = False  # the scenario's fault (error spike, unready workloads) was injected
     alert_sent_wall: float | None = None
+    fault_injected_at: str | None = None  # virtual time the --fault was injected
+    restarts: int = 0  # hosts started after a kill
 
 
 class Rehearsal:
     def __init__(self, options: Options, on_timeline: Callable[[dict[str, Any]], None] | None = None) -> None:
         if options.scenario not in SCENARIOS:
             raise ValueError(f"--scenario must be one of {', '.join(SCENARIOS)}")
+        self.fault = FaultPlan.parse(options.fault) if options.fault else None
         self.options = options
         self.on_timeline = on_timeline or (lambda entry: None)
         self.clock = VirtualClock()
@@ -74,12 +79,16 @@ class Rehearsal:
         self.emulator: AzureEmulator | None = None
         self.host: LocalHost | None = None
         self._crash = threading.Event()
+        self._restarted = threading.Event()  # set when a host was killed and a new one started
+        self._injecting = threading.Lock()
         self._printing = threading.Lock()  # the idle hook (host thread) and the main thread both print
 
     # ---- set-up
 
     def _start_emulator(self) -> AzureEmulator:
         emulator = AzureEmulator(clock=self.clock, seed=self.estate.resources).start()
+        if self.fault is not None:
+            emulator.on_request(self._watch_requests, path_pattern="^/subscriptions/", once=False)
         emulator.bind_host(self.estate.hosts["blue"], self.estate.blue_name)
         emulator.bind_host(self.estate.hosts["green"], self.estate.green_name)
         if self.options.scenario == "upgrade-fails":
@@ -137,6 +146,11 @@ class Rehearsal:
 
     def _on_idle(self) -> bool:
         """Called by the host before it moves virtual time: act like the operator would, now."""
+        if self._crash.is_set():
+            # This host is about to be killed: hold virtual time (True) until the driver has done it;
+            # the operator acts on the next host.
+            self._restarted.wait(0.05)
+            return True
         status = self._status()
         if not status:
             return False
@@ -146,15 +160,16 @@ class Rehearsal:
             return False
         phase = custom.get("phase")
         scenario = self.options.scenario
+        if self._inject_fault_in(phase):
+            return True
         if scenario == "verify-fails" and phase in ("clone", "upgrade") and not self.observed.spiked:
             assert self.emulator is not None
             self.observed.spiked = True  # green's workloads never become ready
             self.emulator.set_workloads_ready(self.estate.green_name, False)
             return True
         if phase == "approval" and not self.observed.injected and scenario != "approval-timeout":
-            self.observed.injected = True
-            approve = scenario != "reject"
-            self._decide(approve)
+            # As an operator would: if the decision did not get through (the host was dying), try again.
+            self.observed.injected = self._decide(approve=scenario != "reject")
             return True
         if phase == "bake" and scenario == "error-spike" and not self.observed.spiked:
             assert self.emulator is not None
@@ -173,16 +188,54 @@ class Rehearsal:
             return True
         return False
 
-    def _decide(self, approve: bool) -> None:
-        """Approve or reject through the operator API, as a second person (four-eyes)."""
+    # ---- the --fault, injected when the run is seen in its phase: idle, or making an ARM request
+
+    def _inject_fault_in(self, phase: str | None) -> bool:
+        with self._injecting:
+            if self.fault is None or phase != self.fault.phase or self.observed.fault_injected_at is not None:
+                return False
+            self.observed.fault_injected_at = self.clock.now().isoformat()
+        self.fault.fault.inject(self)
+        return True
+
+    def _watch_requests(self, entry: dict[str, Any]) -> None:
+        """Every ARM request: a phase the run passes through without ever waiting still gets its fault."""
+        if self.fault is None or self.observed.fault_injected_at is not None or self.host is None:
+            return
+        try:
+            status = self._status()
+        except Exception:  # a killed store: the next host will be watched again
+            return
+        self._inject_fault_in(((status or {}).get("customStatus") or {}).get("phase"))
+
+    # ---- crashes (the crash-resume scenario, and the kill faults)
+
+    def request_crash(self) -> None:
+        """Kill the host at the next chance the driver gets (it waits idle: nothing is in flight)."""
+        self._crash.set()
+
+    def crash_now(self) -> None:
+        """Kill the host here and now, from any thread: from this instant nothing more is persisted."""
+        if self.host is not None and self.host.store is not None:
+            self.host.store.kill()
+        self._crash.set()
+
+    def _decide(self, approve: bool) -> bool:
+        """Approve or reject through the operator API, as a second person (four-eyes); True if taken."""
         assert self.observed.instance_id is not None
         verb = "approve" if approve else "reject"
         comment = "rehearsal: looks good" if approve else "rehearsal says no"
-        status, body = self._request(
-            "POST", f"/api/upgrades/{self.observed.instance_id}/{verb}", {"comment": comment}, _as(APPROVER)
-        )
-        if status != 202:
-            raise RuntimeError(f"{verb} was refused: {status} {body}")
+        try:
+            status, body = self._request(
+                "POST", f"/api/upgrades/{self.observed.instance_id}/{verb}", {"comment": comment}, _as(APPROVER)
+            )
+        except OSError:  # the host went away under the request
+            return False
+        if status == 202 and (body or {}).get("result") == "taken":
+            return True
+        if status in (202, 500, 503):  # accepted but not seen taken, or the host was dying: look again
+            return False
+        raise RuntimeError(f"{verb} was refused: {status} {body}")
 
     def _deliver_alert(self) -> None:
         assert self.options.alert_file is not None
@@ -264,6 +317,8 @@ class Rehearsal:
                 }
             final = self._wait_for_outcome(settings)
             counts = self.host.history_counts(self.observed.instance_id)
+            # What an operator sees of the finished run, through the app's own API.
+            api_status, api = self._request("GET", f"/api/upgrades/{self.observed.instance_id}")
             output = (final or {}).get("output")
             self._print_new_timeline(output.get("timeline") or [] if isinstance(output, dict) else [])
             return {
@@ -271,6 +326,7 @@ class Rehearsal:
                 "history_events": counts["events"],
                 "history_events_max_instance": counts["max_instance"],
                 "instances": counts["instances"],
+                "api": api if api_status == 200 else None,
                 "virtual_seconds": (self.clock.now() - started_virtual).total_seconds(),
                 "wall_seconds": time.monotonic() - started_wall,
             }
@@ -284,9 +340,12 @@ class Rehearsal:
         deadline = time.monotonic() + self.options.wall_timeout
         while time.monotonic() < deadline:
             if self._crash.is_set():
-                self._crash.clear()
                 self.host.kill()
                 self.host = self._start_host(settings)  # a new host on the same SQLite state
+                self.observed.restarts += 1
+                # Only now: until the new host is the driver's, its idle hook holds virtual time.
+                self._crash.clear()
+                self._restarted.set()
                 continue
             try:
                 return self.host.wait_for(self.observed.instance_id, timeout=0.2)

@@ -81,6 +81,13 @@ def live_cluster(emulator: AzureEmulator, estate: Estate) -> dict[str, Any] | No
     return _cluster(emulator, names[0]) if len(names) == 1 else None
 
 
+def _api_summary(detail: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What `GET /api/upgrades/{id}` showed of the finished run."""
+    if not isinstance(detail, dict):
+        return None
+    return {"outcome": detail.get("outcome"), "reason": detail.get("reason"), "phase": detail.get("phase")}
+
+
 def build_report(
     scenario: str, result: dict[str, Any], emulator: AzureEmulator, estate: Estate, alert_sent_wall: float | None
 ) -> dict[str, Any]:
@@ -109,6 +116,9 @@ def build_report(
         "rollback": None
         if not rollback
         else {"trigger": rollback["trigger"], "reaction_ms": reaction_ms(log, rollback["trigger"], alert_sent_wall)},
+        "runtime_status": final.get("runtimeStatus"),
+        "left_behind": output.get("left_behind") or [],
+        "api": _api_summary(result.get("api")),
         "history_events": result.get("history_events", 0),
         "history_events_max_instance": result.get("history_events_max_instance", 0),
         "virtual_seconds": result.get("virtual_seconds", 0.0),

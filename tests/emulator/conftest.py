@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from azure.core.credentials import AccessToken
+from azure.core.pipeline import PipelineResponse
 from azure.core.pipeline.transport import RequestsTransport
 from azure.mgmt.cdn import CdnManagementClient
 from azure.mgmt.containerservice import ContainerServiceClient
@@ -69,6 +72,36 @@ def client_kwargs(emu: AzureEmulator, clock: VirtualClock) -> dict[str, Any]:
     }
 
 
+# -- long-running operations without a poller thread -------------------------------------------------------
+# An SDK poller polls in a thread of its own and its waits move the virtual clock: an operation that a test
+# needs in progress is started with polling=False, and the test moves the clock itself.
+
+
+def begin(method: Callable[..., Any], *args: Any) -> str:
+    """Start an operation without polling; return its status URL (Azure-AsyncOperation, else Location)."""
+    urls: list[str] = []
+
+    def keep(response: PipelineResponse[Any, Any]) -> None:
+        headers = response.http_response.headers
+        urls.append(headers.get("Azure-AsyncOperation") or headers.get("Location") or "")
+
+    method(*args, polling=False, raw_response_hook=keep)
+    return urls[0]
+
+
+def status_document(emu: AzureEmulator, url: str) -> dict[str, Any]:
+    answer = requests.get(url, headers={"Authorization": "Bearer t"}, verify=emu.ca_bundle, timeout=5)
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+def finish(emu: AzureEmulator, clock: VirtualClock) -> None:
+    """Move the clock to the end of the pending operation."""
+    moment = emu.next_event_time()
+    assert moment is not None
+    clock.advance_to(moment)
+
+
 @pytest.fixture
 def aks(emu: AzureEmulator, clock: VirtualClock) -> ContainerServiceClient:
     return ContainerServiceClient(StaticToken(), SUB, base_url=emu.arm_endpoint, **client_kwargs(emu, clock))
@@ -87,3 +120,52 @@ def classic(emu: AzureEmulator, clock: VirtualClock) -> FrontDoorManagementClien
 @pytest.fixture
 def metrics(emu: AzureEmulator, clock: VirtualClock) -> MetricsClient:
     return MetricsClient(emu.metrics_endpoint, StaticToken(), **client_kwargs(emu, clock))
+
+
+# -- Front Door: blue live, green standing by -------------------------------------------------------------
+
+PROFILE = "afd-nod-prod"
+GROUP = "og-nod-web"
+PROFILE_ID = f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Cdn/profiles/{PROFILE}"
+CLASSIC_ID = f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Network/frontDoors/fd-nod-prod"
+BLUE_HOST, GREEN_HOST = "blue.web.nodpublishers.example", "green.web.nodpublishers.example"
+
+
+@pytest.fixture
+def afd(emu: AzureEmulator) -> AzureEmulator:
+    """Blue live (Enabled), green standing by (Disabled), both clusters running and bound to their hosts."""
+    green = fixture("afd-origin-green.json")
+    green["properties"]["enabledState"] = "Disabled"
+    blue_cluster = fixture("managed-cluster-blue.json")
+    green_cluster = fixture("managed-cluster-blue.json")
+    green_cluster["id"] = green_cluster["id"].replace("blue", "green")
+    green_cluster["properties"]["nodeResourceGroup"] = "MC_green"
+    emu.seed([fixture("afd-origin-group.json"), fixture("afd-origin-blue.json"), green, blue_cluster, green_cluster])
+    emu.bind_host(BLUE_HOST, "aks-nod-prod-blue")
+    emu.bind_host(GREEN_HOST, "aks-nod-prod-green")
+    return emu
+
+
+def per_origin(
+    metrics: MetricsClient,
+    clock: VirtualClock,
+    minutes: int,
+    resource: str = PROFILE_ID,
+    metric: str = "OriginRequestCount",
+    dim: str = "Origin",
+) -> dict[tuple[str, str], float]:
+    end = clock.now()
+    result = metrics.query_resources(
+        resource_ids=[resource],
+        metric_namespace="Microsoft.Cdn/profiles",
+        metric_names=[metric],
+        timespan=(end - timedelta(minutes=minutes), end),
+        granularity=timedelta(minutes=1),
+        filter=f"{dim} eq '*' and HttpStatusGroup eq '*'",
+        aggregations=["Total"],
+    )
+    totals: dict[tuple[str, str], float] = {}
+    for series in result[0].metrics[0].timeseries:
+        key = (series.metadata_values[dim], series.metadata_values["HttpStatusGroup"])
+        totals[key] = sum(point.total or 0 for point in series.data)
+    return totals

@@ -13,7 +13,7 @@ from azure.mgmt.containerservice.models import RunCommandRequest
 
 from local.azure_emulator import AzureEmulator
 from local.clock import VirtualClock
-from tests.emulator.conftest import RG, fixture
+from tests.emulator.conftest import RG, begin, finish, fixture
 
 BLUE = "aks-nod-prod-blue"
 
@@ -40,12 +40,13 @@ def error_code(exc: pytest.ExceptionInfo[HttpResponseError]) -> str:
 
 
 def test_create_goes_from_creating_to_succeeded_after_virtual_minutes(
-    aks: ContainerServiceClient, clock: VirtualClock
+    aks: ContainerServiceClient, emu: AzureEmulator, clock: VirtualClock
 ) -> None:
     started = clock.now()
-    poller = aks.managed_clusters.begin_create_or_update(RG, BLUE, fixture("managed-cluster-blue.json"))
+    begin(aks.managed_clusters.begin_create_or_update, RG, BLUE, fixture("managed-cluster-blue.json"))
     assert aks.managed_clusters.get(RG, BLUE).provisioning_state == "Creating"
-    cluster = poller.result()
+    finish(emu, clock)
+    cluster = aks.managed_clusters.get(RG, BLUE)
     assert cluster.provisioning_state == "Succeeded"
     assert cluster.current_kubernetes_version == "1.31.8"
     assert cluster.fqdn.endswith(".hcp.eastus2.azmk8s.io")
@@ -53,14 +54,17 @@ def test_create_goes_from_creating_to_succeeded_after_virtual_minutes(
     assert [p.current_orchestrator_version for p in cluster.agent_pool_profiles] == ["1.31.8", "1.31.8"]
 
 
-def test_one_minor_upgrade_applies_when_done(aks: ContainerServiceClient, blue: Any) -> None:
+def test_one_minor_upgrade_applies_when_done(
+    aks: ContainerServiceClient, emu: AzureEmulator, clock: VirtualClock, blue: Any
+) -> None:
     body = fixture("managed-cluster-blue.json")
     body["properties"]["kubernetesVersion"] = "1.32"
-    poller = aks.managed_clusters.begin_create_or_update(RG, BLUE, body)
+    begin(aks.managed_clusters.begin_create_or_update, RG, BLUE, body)
     during = aks.managed_clusters.get(RG, BLUE)
     assert during.provisioning_state == "Upgrading"
     assert during.current_kubernetes_version == "1.31.8"
-    assert poller.result().current_kubernetes_version == "1.32.9"
+    finish(emu, clock)
+    assert aks.managed_clusters.get(RG, BLUE).current_kubernetes_version == "1.32.9"
 
 
 @pytest.mark.parametrize(
@@ -96,7 +100,7 @@ def test_dns_prefix_cannot_change(aks: ContainerServiceClient, blue: Any) -> Non
 
 
 def test_write_during_an_operation_gets_409(aks: ContainerServiceClient) -> None:
-    aks.managed_clusters.begin_create_or_update(RG, BLUE, fixture("managed-cluster-blue.json"))
+    begin(aks.managed_clusters.begin_create_or_update, RG, BLUE, fixture("managed-cluster-blue.json"))
     with pytest.raises(HttpResponseError) as exc:
         aks.managed_clusters.begin_create_or_update(RG, BLUE, fixture("managed-cluster-blue.json"))
     assert exc.value.status_code == 409

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from azure.core.exceptions import HttpResponseError
 from azure.mgmt.cdn import CdnManagementClient
@@ -13,53 +11,7 @@ from azure.monitor.querymetrics import MetricsClient
 
 from local.azure_emulator import AzureEmulator
 from local.clock import VirtualClock
-from tests.emulator.conftest import RG, SUB, fixture
-
-PROFILE = "afd-nod-prod"
-GROUP = "og-nod-web"
-PROFILE_ID = f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Cdn/profiles/{PROFILE}"
-CLASSIC_ID = f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Network/frontDoors/fd-nod-prod"
-BLUE_HOST, GREEN_HOST = "blue.web.nodpublishers.example", "green.web.nodpublishers.example"
-
-
-@pytest.fixture
-def afd(emu: AzureEmulator) -> AzureEmulator:
-    """Blue live (Enabled), green standing by (Disabled), both clusters running and bound to their hosts."""
-    green = fixture("afd-origin-green.json")
-    green["properties"]["enabledState"] = "Disabled"
-    blue_cluster = fixture("managed-cluster-blue.json")
-    green_cluster = fixture("managed-cluster-blue.json")
-    green_cluster["id"] = green_cluster["id"].replace("blue", "green")
-    green_cluster["properties"]["nodeResourceGroup"] = "MC_green"
-    emu.seed([fixture("afd-origin-group.json"), fixture("afd-origin-blue.json"), green, blue_cluster, green_cluster])
-    emu.bind_host(BLUE_HOST, "aks-nod-prod-blue")
-    emu.bind_host(GREEN_HOST, "aks-nod-prod-green")
-    return emu
-
-
-def per_origin(
-    metrics: MetricsClient,
-    clock: VirtualClock,
-    minutes: int,
-    resource: str = PROFILE_ID,
-    metric: str = "OriginRequestCount",
-    dim: str = "Origin",
-) -> dict[tuple[str, str], float]:
-    end = clock.now()
-    result = metrics.query_resources(
-        resource_ids=[resource],
-        metric_namespace="Microsoft.Cdn/profiles",
-        metric_names=[metric],
-        timespan=(end - timedelta(minutes=minutes), end),
-        granularity=timedelta(minutes=1),
-        filter=f"{dim} eq '*' and HttpStatusGroup eq '*'",
-        aggregations=["Total"],
-    )
-    totals: dict[tuple[str, str], float] = {}
-    for series in result[0].metrics[0].timeseries:
-        key = (series.metadata_values[dim], series.metadata_values["HttpStatusGroup"])
-        totals[key] = sum(point.total or 0 for point in series.data)
-    return totals
+from tests.emulator.conftest import BLUE_HOST, CLASSIC_ID, GREEN_HOST, GROUP, PROFILE, RG, fixture, per_origin
 
 
 def test_origin_patch_is_in_progress_until_propagated(

@@ -12,6 +12,11 @@ write records which origins were enabled right after it, so a test can prove the
 Failures come in the two shapes the activities produce: a permanent Azure error is *returned* as
 `ActivityFailure` (an `ErrorInfo` here); a temporary one is an exception the activity raised (any
 `Exception` here), which the orchestrator's retry policy retries on durable timers.
+
+`WatchedRun` is the scripted harness with two additions the tests need: hooks that run right after an
+activity's result has reached its instance's inbox (an event raised there arrives *after* the result,
+before the next timer), and a record of every execution that ended Failed, so `UpgradeRun.run()` can
+assert that none did.
 """
 
 from __future__ import annotations
@@ -28,10 +33,11 @@ import pytest
 from bluegreen import contract
 from bluegreen.config import Approval, Bake, SmokeProbe
 from local.clock import VirtualClock
-from local.functions_host.scripted import ScriptedRun
+from local.functions_host.scripted import ActivityCall, ScriptedRun
 
 APP = Path(__file__).resolve().parents[2] / "function_app.py"
 RUN_ID = "nod-prod-1"
+ENVIRONMENT = "nod-prod"
 STARTED_BY = "alice@example.com"
 OPERATOR = "bob@example.com"
 
@@ -67,6 +73,7 @@ def make_plan(pools: tuple[str, ...] = TWO_POOLS, hops: tuple[str, ...] = HOPS, 
         "approval": Approval(),
         "bake": SHORT_BAKE,
         "retire": "stop",
+        "after_rollback": "stop",
         "keep_failed_green": False,
         "switch_timeout_minutes": 30,
     }
@@ -168,6 +175,11 @@ class Operation:
     polls_left: int  # checks that still answer InProgress
     error: contract.ErrorInfo | None  # set: it ends Failed with this
     checks: int = 0
+    ended: contract.OperationState | None = None  # what its last check answered, once it ended
+
+    @property
+    def succeeded(self) -> bool:
+        return self.ended == contract.OperationState.SUCCEEDED
 
 
 Hook = Callable[[Any], None]
@@ -186,9 +198,13 @@ class FakeAzure:
     operations: list[Operation] = field(default_factory=list)
     calls: Counter[str] = field(default_factory=Counter)
     _failing_operations: dict[tuple[contract.OperationKind, int], contract.ErrorInfo] = field(default_factory=dict)
+    _failing_until: dict[contract.OperationKind, tuple[datetime | None, contract.ErrorInfo]] = field(
+        default_factory=dict
+    )
     _polls_by_kind: dict[contract.OperationKind, int] = field(default_factory=dict)
     _faults: dict[str, list[contract.ErrorInfo | Exception]] = field(default_factory=dict)
     _hooks: dict[str, list[tuple[int | None, Hook]]] = field(default_factory=dict)
+    _outages: dict[str, list[tuple[datetime, datetime | None, contract.ErrorInfo]]] = field(default_factory=dict)
     _measured_minutes: int = 0
 
     def __post_init__(self) -> None:
@@ -206,6 +222,13 @@ class FakeAzure:
         """The `nth` operation of `kind` started in this run ends Failed with this ARM error."""
         self._failing_operations[(kind, nth)] = contract.ErrorInfo(code=code, message=message or f"{kind} failed")
 
+    def fail_operations_until(
+        self, kind: contract.OperationKind, until: datetime | None, code: str = "Failed", message: str = ""
+    ) -> None:
+        """Every operation of `kind` started before `until` (None: ever) runs its polls, then ends Failed:
+        an AKS that takes the request and fails it, for a while."""
+        self._failing_until[kind] = (until, contract.ErrorInfo(code=code, message=message or f"{kind} failed"))
+
     def operation_polls(self, kind: contract.OperationKind, polls: int) -> None:
         """Operations of `kind` answer InProgress `polls` times (instead of `polls_in_progress`)."""
         self._polls_by_kind[kind] = polls
@@ -213,6 +236,13 @@ class FakeAzure:
     def fail_activity(self, name: str, *faults: contract.ErrorInfo | Exception) -> None:
         """The next calls of activity `name` fail, one fault per call (see the module docstring)."""
         self._faults.setdefault(name, []).extend(faults)
+
+    def outage(
+        self, name: str, error: contract.ErrorInfo, until: datetime | None = None, start: datetime | None = None
+    ) -> None:
+        """Every call of activity `name` from `start` (default: now) until `until` (None: for ever), in
+        virtual time, answers with this permanent error: an Azure that refuses for a while, not n times."""
+        self._outages.setdefault(name, []).append((start or self.clock.now(), until, error))
 
     def on_call(self, name: str, hook: Hook, nth: int | None = None) -> None:
         """Run `hook(payload)` while activity `name` runs: its `nth` call, or every call.
@@ -229,6 +259,10 @@ class FakeAzure:
         for nth, hook in self._hooks.get(name, []):
             if nth in (None, self.calls[name]):
                 hook(payload)
+        now = self.clock.now()
+        for start, until, error in self._outages.get(name, []):
+            if start <= now and (until is None or now < until):
+                return contract.ActivityFailure(permanent_error=error)
         faults = self._faults.get(name)
         if faults:
             fault = faults.pop(0)
@@ -244,6 +278,11 @@ class FakeAzure:
 
     def _start(self, kind: contract.OperationKind, cluster: str, pool: str | None = None, version: str | None = None):
         nth = 1 + sum(op.kind == kind for op in self.operations)
+        error = self._failing_operations.get((kind, nth))
+        if kind in self._failing_until:
+            until, failure = self._failing_until[kind]
+            if until is None or self.clock.now() < until:
+                error = error or failure
         op = Operation(
             number=len(self.operations) + 1,
             kind=kind,
@@ -251,7 +290,7 @@ class FakeAzure:
             pool=pool,
             version=version,
             polls_left=self._polls_by_kind.get(kind, self.polls_in_progress),
-            error=self._failing_operations.get((kind, nth)),
+            error=error,
         )
         self.operations.append(op)
         return contract.OperationHandle(status_url=f"https://op/{op.number}", status="InProgress")
@@ -278,7 +317,9 @@ class FakeAzure:
             op.polls_left -= 1
             return contract.OperationStatus(status=contract.OperationState.IN_PROGRESS)
         if op.error is not None:
+            op.ended = contract.OperationState.FAILED
             return contract.OperationStatus(status=contract.OperationState.FAILED, error=op.error)
+        op.ended = contract.OperationState.SUCCEEDED
         return contract.OperationStatus(status=contract.OperationState.SUCCEEDED)
 
     def read_traffic(self, payload: Any) -> contract.TrafficSnapshot:
@@ -316,6 +357,39 @@ class FakeAzure:
         return [op for op in self.operations if op.kind == kind and cluster in (None, op.cluster_id)]
 
 
+# ---- the harness, watched
+
+
+@dataclass(frozen=True)
+class FailedExecution:
+    instance_id: str
+    name: str
+    output: Any
+
+
+class WatchedRun(ScriptedRun):
+    """ScriptedRun, plus `after_activity` hooks and the executions that ended Failed (see the module docstring)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.after_activity: list[Callable[[ActivityCall], None]] = []
+        self.failed: list[FailedExecution] = []
+
+    def _run_activity(self, iid: str, task_id: int, name: str, input_text: str | None, token: str | None) -> None:
+        ran = len(self.calls)
+        super()._run_activity(iid, task_id, name, input_text, token)
+        if len(self.calls) > ran:  # its result is in the inbox now (or dropped, if its execution ended)
+            for hook in list(self.after_activity):
+                hook(self.calls[-1])
+
+    def _apply(self, fx: Any) -> None:
+        super()._apply(fx)
+        for iid in fx.ended:  # every execution that ended, including one re-created later under its id
+            row = self.store.instance(iid)
+            if row is not None and row["status"] == "Failed":
+                self.failed.append(FailedExecution(iid, row["name"], row["output"]))
+
+
 # ---- one run, and what tests read from it
 
 
@@ -323,16 +397,28 @@ class FakeAzure:
 class UpgradeRun:
     """The started `bluegreen_upgrade` instance on its harness and scripted Azure."""
 
-    harness: ScriptedRun
+    harness: WatchedRun
     azure: FakeAzure
     instance_id: str = RUN_ID
+    # Names of sub-orchestrations a test makes fail on purpose; any other Failed execution fails the test.
+    may_fail: frozenset[str] = frozenset()
 
     def run(self) -> contract.RunOutput:
-        """Drive the run until nothing more can happen, and return its output (it must have ended)."""
+        """Drive the run until nothing more can happen, and return its output (it must have ended).
+
+        Shared by every test: no instance of the run's tree (the run, its sub-orchestrations, every
+        execution of each) may end Failed, beyond those the test names in `may_fail`.
+        """
         self.harness.run()
         state = self.harness.status(self.instance_id)
         assert state["runtimeStatus"] == "Completed", state["output"]
+        assert_nothing_failed(self.harness, self.may_fail)
         return contract.RunOutput.model_validate(state["output"])
+
+    def ended_at(self) -> datetime:
+        """When the run's instance last changed: its end once it has ended (the clock may have moved on
+        since, to fire timers the run cancelled)."""
+        return datetime.fromisoformat(self.harness.status(self.instance_id)["lastUpdatedTime"])
 
     def raise_event(self, name: str, payload: contract.Contract | Any) -> None:
         body = contract.wire(payload) if isinstance(payload, contract.Contract) else payload
@@ -386,22 +472,70 @@ class UpgradeRun:
         self.harness.before_timer.append(hook)
         return seen
 
+    def after(self, activity: str, action: Callable[[], None], nth: int = 1) -> list[contract.RunStatus]:
+        """Right after the `nth` call of `activity` has answered (its result is in the inbox, not yet
+        replayed): record the status then, and do `action`. An event raised here arrives after the result
+        and before the next timer the run arms."""
+        seen: list[contract.RunStatus] = []
+        count = 0
+
+        def hook(call: ActivityCall) -> None:
+            nonlocal count
+            if call.name != activity:
+                return
+            count += 1
+            if count == nth:
+                seen.append(self.status())
+                action()
+
+        self.harness.after_activity.append(hook)
+        return seen
+
+    def at_every_timer(self) -> list[tuple[datetime, contract.RunStatus]]:
+        """The run's status (and the time) whenever the harness is about to fire a timer: what the doors
+        saw while the run waited."""
+        seen: list[tuple[datetime, contract.RunStatus]] = []
+        self.harness.before_timer.append(lambda _due: seen.append((self.now(), self.status())))
+        return seen
+
     def answer_approval(self, approved: bool = True, by: str = OPERATOR, comment: str | None = None):
         """An approver who decides as soon as the status says an approval is awaited."""
         decision = contract.ApprovalEvent(approved=approved, by=by, comment=comment)
         return self.once_waiting(awaiting_approval, lambda: self.raise_event("Approval", decision))
 
 
+def assert_nothing_failed(harness: WatchedRun, may_fail: frozenset[str] = frozenset()) -> None:
+    """No execution of any instance ended with runtime status Failed (bar the named sub-orchestrations)."""
+    unexpected = [f for f in harness.failed if f.name not in may_fail]
+    assert unexpected == [], unexpected
+    now = [row["instance_id"] for row in harness.store.instances() if row["status"] == "Failed"]
+    assert all(harness.store.instance(iid)["name"] in may_fail for iid in now), now
+
+
 def awaiting_approval(status: contract.RunStatus) -> bool:
     return status.awaiting == contract.Awaiting.APPROVAL
 
 
-def abort(reason: str = "change freeze") -> contract.AbortEvent:
-    return contract.AbortEvent(by=OPERATOR, reason=reason)
+def abort(reason: str = "change freeze", **more: Any) -> contract.AbortEvent:
+    return contract.AbortEvent(by=OPERATOR, reason=reason, **more)
 
 
 def rollback(trigger: str = "manual", by: str = OPERATOR, reason: str = "checkout errors", **more: Any):
     return contract.RollbackEvent(trigger=trigger, by=by, reason=reason, **more)
+
+
+def resolve(reason: str = "Front Door fixed by hand", by: str = OPERATOR, **more: Any) -> contract.ResolveEvent:
+    return contract.ResolveEvent(by=by, reason=reason, **more)
+
+
+def remove_with(name: str) -> str:
+    """The command a LeftBehind entry gives for the cluster `name` (in the run's resource group)."""
+    return f"az aks delete --subscription {SUBSCRIPTION} --resource-group {RESOURCE_GROUP} --name {name} --yes"
+
+
+def left(output: contract.RunOutput) -> list[tuple[str, str, str]]:
+    """(role, name, state) of every cluster the output says it left behind."""
+    return [(entry.role, entry.name, entry.state) for entry in output.left_behind]
 
 
 def notes(output: contract.RunOutput | contract.RunStatus) -> list[str]:
@@ -411,6 +545,23 @@ def notes(output: contract.RunOutput | contract.RunStatus) -> list[str]:
 def phases(output: contract.RunOutput) -> list[contract.Phase | None]:
     """The timeline's phases in order of first appearance."""
     return list(dict.fromkeys(entry.phase for entry in output.timeline))
+
+
+def straight_to_the_switch(upgrade: UpgradeRun, **settings: Any) -> None:
+    """Green created at the target and approved automatically: what happens before Front Door is
+    covered elsewhere, and the tests using this are about what happens from there on."""
+    upgrade.azure.plan = create_at_target_plan(approval=AUTO_APPROVAL, **settings)
+
+
+def during_bake(upgrade: UpgradeRun, minute: int, action: Callable[[], None]) -> list[contract.RunStatus]:
+    """`action` while the bake's `minute`-th measurement runs (interval 1 min)."""
+    return upgrade.during("measure_error_rate", action, nth=minute)
+
+
+def children_named(upgrade: UpgradeRun, name: str) -> list[dict]:
+    return [
+        upgrade.harness.status(row["instance_id"]) for row in upgrade.harness.store.instances() if row["name"] == name
+    ]
 
 
 def assert_serving_only(upgrade: UpgradeRun, origin: str) -> None:
@@ -428,12 +579,12 @@ def azure() -> FakeAzure:
     return FakeAzure(VirtualClock())
 
 
-def start_upgrade(azure: FakeAzure) -> ScriptedRun:
+def start_upgrade(azure: FakeAzure) -> WatchedRun:
     """A harness over `azure` with `bluegreen_upgrade` started as nod-prod-1 by alice over HTTP.
 
     Nothing has run yet, so the caller may still change `azure`: resolve_run answers once it runs.
     """
-    scripted = ScriptedRun(app=APP, script=azure, clock=azure.clock)
+    scripted = WatchedRun(app=APP, script=azure, clock=azure.clock)
     request = contract.RunRequest(
         environment="nod-prod", started_by=STARTED_BY, trigger=contract.RunTrigger(kind="http")
     )
@@ -442,12 +593,12 @@ def start_upgrade(azure: FakeAzure) -> ScriptedRun:
 
 
 @pytest.fixture
-def harness(azure: FakeAzure) -> ScriptedRun:
+def harness(azure: FakeAzure) -> WatchedRun:
     return start_upgrade(azure)
 
 
 @pytest.fixture
-def upgrade(harness: ScriptedRun, azure: FakeAzure) -> UpgradeRun:
+def upgrade(harness: WatchedRun, azure: FakeAzure) -> UpgradeRun:
     return UpgradeRun(harness, azure)
 
 

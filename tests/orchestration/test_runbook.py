@@ -24,6 +24,7 @@ from tests.orchestration.conftest import (
     GROUP,
     HOPS,
     OPERATOR,
+    RUN_ID,
     SHORT_BAKE,
     STARTED_BY,
     TWO_POOLS,
@@ -32,10 +33,15 @@ from tests.orchestration.conftest import (
     abort,
     assert_serving_only,
     awaiting_approval,
+    children_named,
     create_at_target_plan,
+    during_bake,
+    left,
     notes,
     phases,
+    remove_with,
     rollback,
+    straight_to_the_switch,
 )
 
 # The SDK warns when an event arrives before its listener was first awaited (it keeps the event for
@@ -76,6 +82,16 @@ def assert_green_removed(upgrade: UpgradeRun) -> None:
     assert_serving_only(upgrade, BLUE_ORIGIN)
 
 
+def assert_green_stopped_after_the_rollback(upgrade: UpgradeRun, output: contract.RunOutput) -> None:
+    """retire.after_rollback = stop (the default): exactly one STOP, of green, guarded by this run's tag;
+    blue untouched; green named in left_behind as stopped."""
+    assert [op.cluster_id for op in upgrade.azure.started(Kind.STOP)] == [GREEN_ID]
+    assert upgrade.payloads("start_cluster_stop") == [{"cluster_id": GREEN_ID, "only_if_run": RUN_ID}]
+    assert upgrade.azure.started(Kind.DELETE) == []
+    assert left(output) == [("green", GREEN_NAME, "stopped")]
+    assert f"{GREEN_NAME} stopped: rolled back from (retire.after_rollback = stop)" in notes(output)
+
+
 def iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -97,7 +113,8 @@ def test_happy_path_completes_with_green_live_and_blue_stopped(happy_path):
     # Retire mode stop (the default): blue stopped, not deleted.
     assert [op.cluster_id for op in upgrade.azure.started(Kind.STOP)] == [BLUE_ID]
     assert upgrade.azure.started(Kind.DELETE) == []
-    assert f"{BLUE_NAME} stopped" in notes(output)
+    assert f"{BLUE_NAME} stopped: retired, restartable (retire.mode = stop)" in notes(output)
+    assert left(output) == [("blue", BLUE_NAME, "stopped")]
     # Make-before-break: green on, then blue off.
     assert upgrade.origin_writes() == [(GREEN_ORIGIN, True), (BLUE_ORIGIN, False)]
     assert_serving_only(upgrade, GREEN_ORIGIN)
@@ -201,7 +218,8 @@ def test_retire_mode_keep_leaves_blue_running_as_a_hot_standby(upgrade):
     output = upgrade.run()
     assert output.outcome == Outcome.COMPLETED
     assert upgrade.azure.started(Kind.STOP) == [] and upgrade.azure.started(Kind.DELETE) == []
-    assert f"{BLUE_NAME} kept running as a hot standby" in notes(output)
+    assert f"{BLUE_NAME} kept running: hot standby (retire.mode = keep)" in notes(output)
+    assert left(output) == [("blue", BLUE_NAME, "running")]
     assert_serving_only(upgrade, GREEN_ORIGIN)
 
 
@@ -263,14 +281,25 @@ def test_failed_resolve_fails_the_run_before_anything_is_created(upgrade):
     assert_serving_only(upgrade, BLUE_ORIGIN)
 
 
-def test_resolve_that_keeps_failing_temporarily_fails_as_azure_unavailable_after_five_attempts(upgrade):
-    upgrade.azure.fail_activity("resolve_run", *[ConnectionError("ARM answered 503")] * 5)
+def test_resolve_that_keeps_failing_temporarily_for_half_an_hour_fails_as_azure_unavailable(upgrade):
+    upgrade.azure.fail_activity("resolve_run", *[ConnectionError("ARM answered 503")] * 100)
     output = upgrade.run()
     assert output.outcome == Outcome.FAILED
     assert output.reason is not None and output.reason.startswith("AzureUnavailable: ")
     assert "ARM answered 503" in output.reason
     times = upgrade.times("resolve_run")
-    assert len(times) == 5 and times[-1] - times[0] == timedelta(minutes=2)  # 30 s apart, on durable timers
+    # The retry policy (5 tries, 30 s apart; the SDK waits once more after the last), then a 2-minute
+    # pause, again and again for up to 30 minutes.
+    assert times[4] - times[0] == timedelta(minutes=2) and times[5] - times[4] == timedelta(minutes=2, seconds=30)
+    assert timedelta(minutes=28) <= times[-1] - times[0] <= timedelta(minutes=30)
+
+
+def test_resolve_that_fails_for_a_few_minutes_is_survived(upgrade):
+    upgrade.azure.fail_activity("resolve_run", *[ConnectionError("ARM answered 503")] * 7)
+    upgrade.run()
+    times = upgrade.times("resolve_run")
+    assert len(times) == 8  # the seventh failure was followed by a pause, then one that succeeded
+    assert "start_green_create" in upgrade.harness.activity_names()
 
 
 def test_failed_create_removes_green_and_fails_with_the_arm_code(upgrade):
@@ -308,14 +337,20 @@ def test_keep_failed_green_leaves_green_for_investigation(upgrade):
 
 def test_failed_cleanup_of_green_is_reported_and_the_outcome_stays_failed(upgrade):
     upgrade.azure.fail_operation(Kind.CREATE, code="QuotaExceeded")
-    upgrade.azure.fail_operation(Kind.DELETE, code="ResourceLocked", message="a delete lock is set")
+    locked = contract.ErrorInfo(code="ResourceLocked", message="a delete lock is set")
+    upgrade.azure.outage("start_cluster_delete", locked)  # every attempt, for as long as the run tries
     output = upgrade.run()
     assert output.outcome == Outcome.FAILED and output.reason is not None
     assert output.reason.startswith("QuotaExceeded: ")  # the cause, not the cleanup's trouble
     expected = (
-        f"could not delete {GREEN_NAME} (ResourceLocked: deleting green: a delete lock is set); delete it by hand"
+        f"could not delete {GREEN_NAME} (ResourceLocked: delete green ({GREEN_NAME}): a delete lock is set); "
+        "it is left as it is"
     )
     assert expected in notes(output)
+    (green,) = output.left_behind
+    assert (green.role, green.name, green.cluster_id, green.state) == ("green", GREEN_NAME, GREEN_ID, "unknown")
+    assert green.why == f"could not delete it: ResourceLocked: delete green ({GREEN_NAME}): a delete lock is set"
+    assert green.remove_with == remove_with(GREEN_NAME)
     assert_serving_only(upgrade, BLUE_ORIGIN)
 
 
@@ -464,18 +499,6 @@ def test_abort_during_the_last_verification_with_auto_approval_removes_green(upg
 # ---- the switch: from the first Front Door write on, trouble routes back to blue
 
 
-def straight_to_the_switch(upgrade: UpgradeRun, **settings) -> None:
-    """Green created at the target and approved automatically: what happens before Front Door is
-    covered above, and these tests are about what happens from there on."""
-    upgrade.azure.plan = create_at_target_plan(approval=AUTO_APPROVAL, **settings)
-
-
-def children_named(upgrade: UpgradeRun, name: str) -> list[dict]:
-    return [
-        upgrade.harness.status(row["instance_id"]) for row in upgrade.harness.store.instances() if row["name"] == name
-    ]
-
-
 def test_failed_switch_routes_traffic_back_and_fails(upgrade):
     straight_to_the_switch(upgrade)
     conflict = contract.ErrorInfo(code="Conflict", message="the origin group is being updated")
@@ -520,7 +543,7 @@ def test_rollback_during_the_switch_routes_back_without_ever_disabling_blue(upgr
     assert upgrade.origin_writes() == [(GREEN_ORIGIN, True), (GREEN_ORIGIN, False)]
     # The deployment watch that lost the race was still awaited before the run ended.
     assert {child["runtimeStatus"] for child in children_named(upgrade, "front_door_deployment")} == {"Completed"}
-    assert upgrade.azure.started(Kind.STOP) == []
+    assert_green_stopped_after_the_rollback(upgrade, output)
     assert_serving_only(upgrade, BLUE_ORIGIN)
 
 
@@ -536,11 +559,6 @@ def test_abort_arriving_during_the_switch_routes_back_as_aborted(upgrade):
 
 
 # ---- the bake: a Rollback (operator or alert) or a spike routes back
-
-
-def during_bake(upgrade: UpgradeRun, minute: int, action) -> list[contract.RunStatus]:
-    """`action` while the bake's `minute`-th measurement runs (interval 1 min)."""
-    return upgrade.during("measure_error_rate", action, nth=minute)
 
 
 def test_manual_rollback_during_the_bake_routes_back_to_blue(upgrade):
@@ -563,7 +581,7 @@ def test_manual_rollback_during_the_bake_routes_back_to_blue(upgrade):
         (BLUE_ORIGIN, True),
         (GREEN_ORIGIN, False),
     ]
-    assert upgrade.azure.started(Kind.STOP) == [] and upgrade.azure.started(Kind.DELETE) == []
+    assert_green_stopped_after_the_rollback(upgrade, output)
     # The bake watch noticed green no longer takes traffic and ended by itself.
     (watch,) = children_named(upgrade, "bake_watch")
     assert watch["output"]["verdict"] == "stopped"
@@ -605,7 +623,7 @@ def test_error_spike_rolls_back_with_trigger_metrics(upgrade):
     assert output.rollback is not None
     assert (output.rollback.trigger, output.rollback.by) == (contract.RollbackTrigger.METRICS, None)
     assert len(upgrade.payloads("measure_error_rate")) == 4  # the spike ended the watch at once
-    assert upgrade.azure.started(Kind.STOP) == []
+    assert_green_stopped_after_the_rollback(upgrade, output)
     assert_serving_only(upgrade, BLUE_ORIGIN)
 
 
@@ -622,7 +640,7 @@ def test_rollback_in_the_grace_period_after_a_clean_bake_still_rolls_back(upgrad
     assert output.outcome == Outcome.ROLLED_BACK
     assert output.rollback is not None and output.rollback.trigger == contract.RollbackTrigger.MANUAL
     assert len(upgrade.payloads("measure_error_rate")) == SHORT_BAKE.window_minutes  # the full window
-    assert upgrade.azure.started(Kind.STOP) == []
+    assert_green_stopped_after_the_rollback(upgrade, output)  # blue was never retired
     assert_serving_only(upgrade, BLUE_ORIGIN)
 
 
@@ -640,12 +658,15 @@ def test_missing_metrics_decide_nothing_and_the_bake_ends_clean(upgrade):
 def test_bake_watch_that_fails_outright_is_treated_as_a_spike(upgrade):
     straight_to_the_switch(upgrade)
     upgrade.azure.measure_error_rate = lambda payload: {"requests": "lots"}  # not an ErrorRate: the watch crashes
+    upgrade.may_fail = frozenset({"bake_watch"})  # on purpose, both attempts: the run itself must not fail
     output = upgrade.run()
     assert output.outcome == Outcome.ROLLED_BACK
     assert output.reason is not None and output.reason.startswith("bake watch failed: SubOrchestrationFailed: ")
     assert any(note.startswith("the bake watch failed (") for note in notes(output))
     # The child is retried once (CHILD_RETRY) before the run gives up on it.
     assert len(upgrade.payloads("measure_error_rate")) == 2
+    assert [f.name for f in upgrade.harness.failed] == ["bake_watch", "bake_watch"]
+    assert_green_stopped_after_the_rollback(upgrade, output)
     assert_serving_only(upgrade, BLUE_ORIGIN)
 
 
@@ -697,14 +718,15 @@ def test_routing_back_that_fails_is_retried_on_durable_timers_until_it_succeeds(
 
 def test_failed_retire_still_completes_with_a_note(upgrade):
     straight_to_the_switch(upgrade)
-    upgrade.azure.fail_operation(Kind.STOP, code="OperationNotAllowed", message="a maintenance window is active")
+    window = contract.ErrorInfo(code="OperationNotAllowed", message="a maintenance window is active")
+    upgrade.azure.outage("start_cluster_stop", window)  # every attempt, for as long as the run tries
     output = upgrade.run()
     assert (output.outcome, output.reason) == (Outcome.COMPLETED, None)
-    expected = (
-        f"could not stop {BLUE_NAME} (OperationNotAllowed: stop blue: a maintenance window is active); "
-        "it still runs: stop it by hand"
-    )
-    assert expected in notes(output)
+    cause = f"OperationNotAllowed: stop blue ({BLUE_NAME}): a maintenance window is active"
+    assert f"could not stop {BLUE_NAME} ({cause}); it is left as it is" in notes(output)
+    (blue,) = output.left_behind
+    assert (blue.role, blue.name, blue.state, blue.why) == ("blue", BLUE_NAME, "unknown", f"could not stop it: {cause}")
+    assert blue.remove_with == remove_with(BLUE_NAME)
     assert output.live == GREEN_NAME
     assert_serving_only(upgrade, GREEN_ORIGIN)
 
@@ -726,3 +748,13 @@ def test_unreadable_abort_while_waiting_for_approval_aborts_and_removes_green(up
     assert upgrade.harness.status(upgrade.instance_id)["runtimeStatus"] == "Completed"
     assert output.outcome == Outcome.ABORTED and "could not be read" in (output.reason or "")
     assert_green_removed(upgrade)
+
+
+def test_a_verification_that_cannot_run_once_is_tried_again_not_taken_as_a_verdict(upgrade):
+    failed = contract.ErrorInfo(code="InternalOperationError", message="run command failed")
+    upgrade.azure.fail_activity("verify_green", failed)
+    upgrade.answer_approval()
+    output = upgrade.run()
+    assert output.outcome == Outcome.COMPLETED
+    times = upgrade.times("verify_green")
+    assert len(times) == 2 and times[1] - times[0] == timedelta(seconds=30)  # poll_seconds later

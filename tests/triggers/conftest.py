@@ -70,6 +70,7 @@ class Stack:
         )
         config = environment_config(self.estate, "create-at-target", approval=overrides.pop("approval", "auto"))
         environment = config["environment"][0]
+        environment["approval"]["four_eyes"] = overrides.pop("four_eyes", False)
         # Short runs: a 3-minute bake, blue kept (nothing to stop), frequent polls.
         environment.update(
             bake={"window_minutes": 3, "interval_minutes": 1, "max_error_rate": 0.5, "min_requests": 0},

@@ -12,7 +12,7 @@ from bluegreen.contract import RunStatus
 from tests.triggers.conftest import fixture
 from triggers import decisions
 from triggers.decisions import AlertAction, ApproverCheck, EventAction
-from triggers.identity import caller_from_headers
+from triggers.identity import IdentityMismatch, caller_from_headers
 from triggers.models import CloudEventBody, CommonAlert, EventGridEventBody, StartUpgrade
 from triggers.runs import next_instance_id, run_number, safe_instance_id
 
@@ -91,6 +91,7 @@ def test_instance_ids_count_only_this_environments_runs() -> None:
     assert next_instance_id("new", existing) == "new-1"
     assert run_number("nod", "nod-prod-9") is None
     assert safe_instance_id("nod-prod-1") and not safe_instance_id("a b") and not safe_instance_id("x?y=1")
+    assert not safe_instance_id("nod-prod-1\n") and run_number("nod", "nod-٣") is None
 
 
 def blob(claims: list[dict], name_typ: str = "name") -> str:
@@ -107,6 +108,19 @@ def test_caller_from_easy_auth_headers() -> None:
     )
     assert from_blob is not None and from_blob.name == "Alice" and from_blob.is_one_of(["oid-1"])
     assert caller_from_headers({"X-MS-CLIENT-PRINCIPAL": "%%%not base64"}) is None
+
+
+def test_the_signed_claims_decide_who_calls_and_a_contradicting_name_header_is_refused() -> None:
+    claims = blob([{"typ": "name", "val": "Alice"}, {"typ": "preferred_username", "val": "alice@example.com"}])
+    both = {"X-MS-CLIENT-PRINCIPAL": claims, "X-MS-CLIENT-PRINCIPAL-NAME": "alice@example.com"}
+    caller = caller_from_headers(both)
+    assert caller is not None and caller.name == "Alice" and caller.is_one_of(["alice@example.com"])
+    with pytest.raises(IdentityMismatch):
+        caller_from_headers({**both, "X-MS-CLIENT-PRINCIPAL-NAME": "bob@example.com"})
+    # An unreadable blob is nobody, whatever the name header says.
+    assert (
+        caller_from_headers({"X-MS-CLIENT-PRINCIPAL": "%%%", "X-MS-CLIENT-PRINCIPAL-NAME": "bob@example.com"}) is None
+    )
 
 
 def test_start_body_names_each_bad_field_by_its_json_name() -> None:

@@ -5,11 +5,14 @@ from __future__ import annotations
 from tests.triggers.conftest import ALICE, BOB, Stack
 
 
-def test_start_returns_check_status_payload_and_run_completes(stack: Stack) -> None:
+def test_start_answers_with_the_run_and_its_api_address_only_and_the_run_completes(stack: Stack) -> None:
     status, payload = stack.api("POST", "upgrades", {"environment": stack.env, "reason": "support ends"})
     assert status == 202, payload
-    assert payload["runId"] == payload["id"] == f"{stack.env}-1"
-    assert payload["statusQueryGetUri"].startswith(stack.host.base_url)
+    assert payload["runId"] == f"{stack.env}-1" and payload["environment"] == stack.env
+    assert payload["statusUrl"] == f"{stack.host.base_url}/api/upgrades/{payload['runId']}"
+    # No Durable management URL leaves the API: on Azure they carry the system key.
+    assert not [v for v in payload.values() if "runtime/webhooks" in str(v)]
+    assert set(payload) == {"runId", "environment", "statusUrl"}
     final = stack.finish(payload["runId"])
     assert final["output"]["outcome"] == "completed", final["output"]
     status, run = stack.api("GET", f"upgrades/{payload['runId']}")

@@ -101,3 +101,11 @@ def test_missing_and_malformed_files_are_reported_not_raised_raw(tmp_path):
     js = tmp_path / "envs.json"
     js.write_text(json.dumps(_env()))
     assert load_environments(js).get("shop") is not None
+
+
+@pytest.mark.parametrize("name", ["shop\n", "shop-"])
+def test_environment_and_cluster_names_match_whole(name):
+    with pytest.raises(ConfigError, match=r"environment\.0\.name"):
+        parse_environments(_env(name=name))
+    with pytest.raises(ConfigError, match="clusters"):
+        parse_environments(_env(clusters={"subscription": "s", "resource_group": "rg", "names": [f"aks{name}", "b-1"]}))

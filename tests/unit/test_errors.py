@@ -1,5 +1,7 @@
 """Which Azure failures are worth retrying: one table."""
 
+import json
+
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError, ServiceRequestError
 from azure.core.pipeline.transport import HttpResponse
@@ -42,15 +44,30 @@ class _Response(HttpResponse):
         return self._body
 
 
-@pytest.mark.parametrize(
-    ("status", "kind"), [(400, PermanentError), (409, PermanentError), (429, TemporaryError), (503, TemporaryError)]
+IN_PROGRESS = (
+    "Operation is not allowed: Another operation (Upgrading) is in progress, please wait for it to finish "
+    "before starting a new operation. See https://aka.ms/aks-pending-operation for more details."
 )
-def test_arm_error_body_gives_code_and_kind(status, kind):
-    body = b'{"error": {"code": "OperationNotAllowed", "message": "Another operation is in progress"}}'
+ALREADY_STOPPED = "managed cluster is not currently running, stopping cannot be performed"
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "kind"),
+    [
+        (400, IN_PROGRESS, PermanentError),
+        (409, ALREADY_STOPPED, PermanentError),  # waiting changes nothing
+        (409, IN_PROGRESS, TemporaryError),  # AKS: wait for the running operation, then try again
+        (409, "managed cluster is in Provisioning State(Updating) and Power State(Running)", TemporaryError),
+        (429, IN_PROGRESS, TemporaryError),
+        (503, IN_PROGRESS, TemporaryError),
+    ],
+)
+def test_arm_error_body_gives_code_and_kind(status, message, kind):
+    body = json.dumps({"error": {"code": "OperationNotAllowed", "message": message}}).encode()
     error = classify(HttpResponseError(response=_Response(status, body)))
     assert isinstance(error, kind)
     assert error.code == "OperationNotAllowed"
-    assert "in progress" in error.message
+    assert error.message == message
     assert error.status == status
 
 

@@ -71,3 +71,11 @@ def test_missing_intermediate_minor_is_refused():
     )
     with pytest.raises(PermanentError, match=r"1\.32"):
         upgrade_path(Version(1, 31, 8), Version(1, 33, 6), gap)
+
+
+@pytest.mark.parametrize(
+    "text", ["\uff11.\uff13\uff13", "1.33.2.1", "v1", "1.\u0663\u0663", "1.33 .2"]
+)  # fullwidth, Arabic-Indic
+def test_only_ascii_versions_parse(text):
+    with pytest.raises(PermanentError):
+        Version.parse(text)

@@ -1,0 +1,83 @@
+"""The safety invariants every rehearsal must end with, whatever was thrown at it.
+
+1. Front Door never had zero enabled origins (the emulator logs the count after every write).
+2. The run ended with an outcome and a readable reason, the orchestration itself never Failed, and
+   the operator API shows the same outcome and reason.
+3. Before the switch a failure leaves only blue enabled; after traffic moved, exactly one side is
+   enabled at the end and it is a healthy cluster (green if completed, blue otherwise).
+4. Nothing is left running that the outcome does not name (`left_behind`).
+5. The run ended within a bounded virtual time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from local.rehearsal.report import is_front_door_write
+
+MAX_VIRTUAL_HOURS = 24
+OUTCOMES = ("completed", "rolled_back", "rejected", "aborted", "failed")
+
+
+def violations(report: dict[str, Any], rehearsal: Any) -> list[str]:
+    """What went wrong, in words; empty when every invariant holds."""
+    emulator, estate = rehearsal.emulator, rehearsal.estate
+    problems: list[str] = []
+    writes = [e for e in emulator.requests() if is_front_door_write(e) and e.get("enabled_origins") is not None]
+    dark = [e for e in writes if e["enabled_origins"] < 1]
+    if dark:
+        problems.append(f"{len(dark)} Front Door write(s) left zero enabled origins")
+
+    outcome, reason = report.get("outcome"), report.get("reason")
+    if outcome not in OUTCOMES:
+        problems.append(f"no outcome ({outcome!r})")
+    if outcome != "completed" and not reason:
+        problems.append(f"outcome {outcome} without a reason")
+    if report.get("runtime_status") != "Completed":
+        problems.append(f"the orchestration ended {report.get('runtime_status')}, not Completed")
+    api = report.get("api") or {}
+    if api.get("outcome") != outcome or api.get("reason") != reason:
+        problems.append(f"the API shows {api.get('outcome')!r} / {api.get('reason')!r}")
+    if report.get("virtual_seconds", 0) > MAX_VIRTUAL_HOURS * 3600:
+        problems.append(f"took {report['virtual_seconds'] / 3600:.1f} virtual hours")
+
+    live = report.get("live")
+    green_origin = estate.origins["green"]
+    moved = any(f"origin {green_origin} enabled" in e.get("detail", "") for e in report.get("timeline") or [])
+    expected_live = estate.green_name if outcome == "completed" else estate.blue_name
+    if live is None:
+        problems.append("at the end not exactly one origin is enabled")
+    elif live["cluster"] != expected_live:
+        problems.append(f"{live['cluster']} serves users after outcome {outcome}; expected {expected_live}")
+    else:
+        problems += _unhealthy(emulator, live["cluster"])
+    named = {c.get("name") for c in report.get("left_behind") or []}
+    for cluster in _clusters(emulator):
+        name, props = cluster["name"], cluster.get("properties") or {}
+        if live is not None and name == live["cluster"]:
+            continue
+        running = (props.get("powerState") or {}).get("code") == "Running"
+        if running and name not in named:
+            problems.append(f"{name} is running but the outcome does not name it")
+        if not moved and name == estate.green_name and name not in named:
+            problems.append(f"green {name} still exists after a failure before the switch")
+    return problems
+
+
+def _clusters(emulator: Any) -> list[dict[str, Any]]:
+    return [
+        b for b in emulator.resources() if b.get("type", "").lower() == "microsoft.containerservice/managedclusters"
+    ]
+
+
+def _unhealthy(emulator: Any, name: str) -> list[str]:
+    cluster = next((c for c in _clusters(emulator) if c["name"] == name), None)
+    if cluster is None:
+        return [f"the live cluster {name} does not exist"]
+    props = cluster.get("properties") or {}
+    problems = []
+    if props.get("provisioningState") != "Succeeded":
+        problems.append(f"the live cluster {name} is {props.get('provisioningState')}")
+    if (props.get("powerState") or {}).get("code") != "Running":
+        problems.append(f"the live cluster {name} is {(props.get('powerState') or {}).get('code')}")
+    return problems
