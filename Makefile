@@ -17,7 +17,7 @@ demo: $(STAMP)
 	$(PY) -m bluegreen simulate
 
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 # Every fault at every phase (the README's table is rewritten from the run); exits 1 if any cell is unsafe.
 faults: $(STAMP)
