@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from activities import bp
 from activities._activity import activity
-from bluegreen.lazy import azure, clusters, contract, decisions, errors, traffic, verification
+from bluegreen.lazy import azure, clusters, contract, decisions, errors, parity, traffic, verification, workloads
 
 
 @activity(bp)
@@ -49,12 +49,13 @@ def verify_green(request: contract.VerifyInput) -> contract.VerificationReport:
     aks = clusters.Clusters(client)
     body = aks.get(request.cluster_id)
     summary = clusters.summarize(body) if body else None
-    nodes = deployments = None
+    nodes = deployments = report_parity = None
     if summary is not None and summary.power_state in (None, "Running"):
         nodes = verification.summarize_nodes(aks.run_command(request.cluster_id, verification.NODES_COMMAND)["logs"])
-        deployments = verification.summarize_deployments(
-            aks.run_command(request.cluster_id, verification.DEPLOYMENTS_COMMAND)["logs"]
-        )
+        green_workloads = aks.run_command(request.cluster_id, parity.WORKLOADS_COMMAND)["logs"]
+        deployments = verification.summarize_deployments(green_workloads)
+        if request.blue_id is not None:
+            report_parity = _parity(aks, client, request, green_workloads)
     provider = traffic.plan_provider(client, request.traffic)
     origins = {
         pair.group: origin
@@ -69,7 +70,28 @@ def verify_green(request: contract.VerifyInput) -> contract.VerificationReport:
         )
         smoke = verification.smoke_probe(url, request.smoke.expected_status, request.smoke.timeout_seconds, verify_tls)
     report = contract.VerificationReport(
-        cluster=summary, nodes=nodes, deployments=deployments, origins=origins, smoke=smoke
+        cluster=summary, nodes=nodes, deployments=deployments, parity=report_parity, origins=origins, smoke=smoke
     )
     problems = decisions.verification_problems(report, request.target_version)
     return report.model_copy(update={"problems": problems, "passed": not problems})
+
+
+def _parity(
+    aks: clusters.Clusters, client: azure.AzureClients, request: contract.VerifyInput, green_workloads: str
+) -> contract.ParityReport:
+    """Green against blue from the inside (run command on both), and green's Flux configurations."""
+    assert request.blue_id is not None
+    system = set(request.system_namespaces)
+
+    def inventory(cluster_id: str, workload_logs: str | None = None) -> parity.Inventory:
+        logs = workload_logs or aks.run_command(cluster_id, parity.WORKLOADS_COMMAND)["logs"]
+        namespaces = aks.run_command(cluster_id, parity.NAMESPACES_COMMAND)["logs"]
+        services = aks.run_command(cluster_id, parity.SERVICES_COMMAND)["logs"]
+        return parity.inventory(logs, namespaces, services, system)
+
+    configurations = workloads.Configurations(client)
+    states = [configurations.state(request.cluster_id, workloads.FLUX, name) for name in request.flux_configurations]
+    not_compliant = [
+        f"{s.name} ({s.compliance_state or s.provisioning_state})" for s in states if s.compliance_state != "Compliant"
+    ]
+    return parity.compare(inventory(request.blue_id), inventory(request.cluster_id, green_workloads), not_compliant)

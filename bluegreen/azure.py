@@ -34,6 +34,10 @@ class AzureSettings:
     ca_bundle: str | None = None
     # Emulated only: the emulated Azure also answers smoke probes, at {probe_base}/{host}{path}.
     probe_base: str | None = None
+    # Emulated only: Key Vault https://{vault}.vault.azure.net is served at {keyvault_base}/{vault}.
+    keyvault_base: str | None = None
+    # Where this Function App answers (Azure sets WEBSITE_HOSTNAME), for the callbacks it hands out.
+    app_base_url: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> AzureSettings:
@@ -47,7 +51,17 @@ class AzureSettings:
             metrics_endpoint=env.get("BLUEGREEN_METRICS_ENDPOINT", PUBLIC_METRICS_ENDPOINT).rstrip("/"),
             ca_bundle=env.get("BLUEGREEN_CA_BUNDLE") or None,
             probe_base=env.get("BLUEGREEN_PROBE_BASE") or None,
+            keyvault_base=env.get("BLUEGREEN_KEYVAULT_BASE") or None,
+            app_base_url=_app_base_url(env),
         )
+
+
+def _app_base_url(env: dict[str, str]) -> str | None:
+    host = env.get("WEBSITE_HOSTNAME")
+    if not host:
+        return None
+    local = host.split(":", 1)[0] in ("localhost", "127.0.0.1")
+    return f"{'http' if local else 'https'}://{host}"
 
 
 class StaticTokenCredential:
@@ -146,6 +160,25 @@ class AzureClients:
         from azure.mgmt.frontdoor import FrontDoorManagementClient
 
         return self._arm(FrontDoorManagementClient, subscription)
+
+    def kubernetes_configuration(self, subscription: str) -> Any:
+        from azure.mgmt.kubernetesconfiguration import SourceControlConfigurationClient
+
+        return self._arm(SourceControlConfigurationClient, subscription)
+
+    def secrets(self, vault_url: str) -> Any:
+        """A Key Vault SecretClient for `https://{vault}.vault.azure.net` (or the emulated one)."""
+        from azure.keyvault.secrets import SecretClient
+
+        url, options = vault_url, {}
+        if self.settings.keyvault_base:
+            vault = vault_url.split("//", 1)[-1].split(".", 1)[0]
+            url = f"{self.settings.keyvault_base.rstrip('/')}/{vault}"
+            # The emulated vault is not at *.vault.azure.net: its challenge names a resource elsewhere.
+            options["verify_challenge_resource"] = False
+        return self._cached(
+            "secrets", url, lambda: SecretClient(url, self.credential, **options, **self._client_kwargs())
+        )
 
     def metrics(self) -> Any:
         from azure.monitor.querymetrics import MetricsClient

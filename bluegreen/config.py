@@ -15,7 +15,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bluegreen.arm_ids import ResourceId
 
@@ -146,6 +146,74 @@ class Switch(_Model):
     )
 
 
+# A secret's source: a Key Vault secret (read with the Function App's identity) or an app setting.
+_KEY_VAULT_SECRET = re.compile(
+    r"https://[a-z0-9-]{3,24}\.vault\.azure\.net/secrets/[A-Za-z0-9-]{1,127}(/[0-9a-f]{32})?"
+)
+_APP_SETTING = re.compile(r"appsetting:[A-Za-z_][A-Za-z0-9_]{0,127}")
+# Namespaces AKS and its add-ons own: parity with blue ignores them (their content differs by design).
+DEFAULT_SYSTEM_NAMESPACES = (
+    "kube-system",
+    "kube-public",
+    "kube-node-lease",
+    "default",
+    "gatekeeper-system",
+    "flux-system",
+    "app-routing-system",
+    "calico-system",
+    "tigera-operator",
+    "aks-command",
+)
+
+
+def _secret_ref(value: str) -> str:
+    if not (_KEY_VAULT_SECRET.fullmatch(value) or _APP_SETTING.fullmatch(value)):
+        raise ValueError(
+            "a secret reference is a Key Vault secret URI (https://VAULT.vault.azure.net/secrets/NAME[/VERSION]) "
+            "or appsetting:NAME"
+        )
+    return value
+
+
+SecretRef = Annotated[str, AfterValidator(_secret_ref)]
+
+
+class Pipeline(_Model):
+    """The team's own deployment pipeline, told to deploy to green (mode `pipeline`)."""
+
+    url: str = Field(description="where the signed JSON notice is POSTed (https)")
+    secret: SecretRef = Field(description="the HMAC-SHA256 key the notice is signed with")
+    callers: list[str] = Field(
+        default_factory=list, description="who may call green-ready (empty: any authenticated caller)"
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+            raise ValueError("must be an http(s) URL")
+        return value
+
+
+class Workloads(_Model):
+    """How the applications reach green before it is upgraded and tested."""
+
+    mode: Literal["gitops", "pipeline", "none"] | None = Field(
+        None, description="default: gitops when blue has Flux configurations; otherwise it must be chosen"
+    )
+    timeout_minutes: int = Field(30, ge=1, le=24 * 60, description="how long green may take to run the applications")
+    # Per extension or Flux configuration of blue (by name): setting key -> where its secret comes from.
+    protected_settings: dict[str, dict[str, SecretRef]] = Field(default_factory=dict)
+    pipeline: Pipeline | None = None
+    system_namespaces: list[str] = Field(default_factory=lambda: list(DEFAULT_SYSTEM_NAMESPACES))
+
+    @model_validator(mode="after")
+    def _pipeline_given(self) -> Workloads:
+        if self.mode == "pipeline" and self.pipeline is None:
+            raise ValueError("mode `pipeline` needs [workloads.pipeline] with `url` and `secret`")
+        return self
+
+
 AksEventName = Literal["ClusterSupportEnding", "ClusterSupportEnded", "NewKubernetesVersionAvailable"]
 DEFAULT_START_ON: tuple[AksEventName, ...] = ("ClusterSupportEnding", "ClusterSupportEnded")
 
@@ -168,6 +236,7 @@ class Environment(_Model):
     bake: Bake = Bake()
     retire: Retire = Retire()
     switch: Switch = Switch()
+    workloads: Workloads = Workloads()
     policy: Policy = Policy()
     keep_failed_green: bool = False
     operators: list[str] | None = Field(

@@ -27,6 +27,7 @@ class Phase(StrEnum):
     """The runbook's phases, in order; `rollback` only when traffic goes back to blue."""
 
     CLONE = "clone"
+    POPULATE = "populate"
     UPGRADE = "upgrade"
     VERIFY = "verify"
     APPROVAL = "approval"
@@ -57,6 +58,7 @@ class RollbackTrigger(StrEnum):
 
 class Awaiting(StrEnum):
     APPROVAL = "approval"
+    GREEN_READY = "green_ready"  # the team's pipeline deploys to green and says when it is done
 
 
 class OperationKind(StrEnum):
@@ -170,6 +172,20 @@ class TrafficPlan(Contract):
     green_address: GreenAddress = "fixed"
 
 
+class WorkloadsPlan(Contract):
+    """How the applications reach green. Secret *references* only: secrets are read by the activity that needs them."""
+
+    mode: Literal["gitops", "pipeline", "none"]
+    timeout_minutes: int
+    system_namespaces: list[str]
+    protected_settings: dict[str, dict[str, str]] = {}  # configuration name -> setting key -> secret reference
+    extensions: list[str] = []  # blue's extensions to copy (gitops)
+    flux_configurations: list[str] = []  # blue's Flux configurations to copy (gitops)
+    pipeline_url: str | None = None
+    pipeline_secret: str | None = None  # reference to the HMAC key
+    pipeline_callers: list[str] = []
+
+
 class RunSettings(Contract):
     poll_seconds: int
     verify_timeout_minutes: int
@@ -180,6 +196,7 @@ class RunSettings(Contract):
     after_rollback: RetireMode
     keep_failed_green: bool
     switch_timeout_minutes: int
+    workloads: WorkloadsPlan
 
 
 class Plan(Contract):
@@ -268,6 +285,97 @@ class OperationResult(Contract):
     succeeded: bool
     error: ErrorInfo | None = None
     polls: int = 0
+
+
+# ---- populate: the applications reach green
+
+
+class CopyConfigurations(Contract):
+    """Copy blue's extensions, or its Flux configurations, onto green (long-running PUTs, started here)."""
+
+    blue_id: str
+    green_id: str
+    kind: Literal["extensions", "flux_configurations"]
+    names: list[str]
+    protected_settings: dict[str, dict[str, str]] = {}
+
+
+class ConfigurationsCopied(Contract):
+    started: list[str]  # PUTs sent now
+    existing: list[str] = []  # already on green (a repeated start)
+
+
+class ConfigurationsCheck(Contract):
+    cluster_id: str
+    kind: Literal["extensions", "flux_configurations"]
+    names: list[str]
+
+
+class ConfigurationState(Contract):
+    name: str
+    provisioning_state: str | None = None
+    compliance_state: str | None = None  # Flux configurations: Compliant, Non-Compliant, Pending, Suspended, Unknown
+    message: str | None = None
+
+
+class ConfigurationsState(Contract):
+    states: list[ConfigurationState]
+
+    def ready(self, kind: str) -> bool:
+        if kind == "extensions":
+            return all(s.provisioning_state == "Succeeded" for s in self.states)
+        return all(s.provisioning_state == "Succeeded" and s.compliance_state == "Compliant" for s in self.states)
+
+    def failed(self) -> list[ConfigurationState]:
+        return [s for s in self.states if s.provisioning_state in ("Failed", "Canceled")]
+
+
+class GitopsPopulate(Contract):
+    """Input of the `gitops_populate` sub-orchestration."""
+
+    blue_id: str
+    green_id: str
+    workloads: WorkloadsPlan
+    poll_seconds: int
+    deadline: datetime
+    # Carried over when it continues as new: the stage it is in, and that stage's copies already sent.
+    stage: Literal["extensions", "flux_configurations"] = "extensions"
+    copied: bool = False
+    polls: int = 0
+
+
+class PopulateResult(Contract):
+    succeeded: bool
+    detail: str
+    configurations: list[ConfigurationState] = []
+    error: ErrorInfo | None = None
+
+
+class PipelineNotice(Contract):
+    """What the team's pipeline is told (signed with the HMAC key the reference names)."""
+
+    url: str
+    secret: str  # a reference, resolved by the activity
+    run_id: str
+    environment: str
+    green_id: str
+    green_name: str
+    resource_group: str
+    blue_id: str
+    target_version: str
+    deadline: str
+
+
+class PipelineNotified(Contract):
+    status: int
+    callback_url: str
+
+
+class GreenReadyEvent(Contract):
+    ok: bool
+    by: str
+    detail: str | None = None
+    id: str | None = None
 
 
 # ---- Front Door
@@ -385,12 +493,41 @@ class VerifyInput(Contract):
     target_version: str
     traffic: TrafficPlan
     smoke: SmokeProbe
+    blue_id: str | None = None  # parity: green must run what blue runs
+    system_namespaces: list[str] = []
+    flux_configurations: list[str] = []  # must be Compliant on green
+
+
+class ParityReport(Contract):
+    """Green against blue, from the inside: what blue runs outside the system namespaces, green must run too.
+
+    Entries read `namespace/Kind/name` (plus `ready/desired` when unavailable); lists are cut short so the
+    report fits the custom status.
+    """
+
+    compared: int  # workloads of blue compared
+    missing: list[str] = []
+    unavailable: list[str] = []
+    namespaces_missing: list[str] = []
+    services_missing: list[str] = []
+    flux_not_compliant: list[str] = []
+
+    @property
+    def ok(self) -> bool:
+        return not (
+            self.missing
+            or self.unavailable
+            or self.namespaces_missing
+            or self.services_missing
+            or self.flux_not_compliant
+        )
 
 
 class VerificationReport(Contract):
     cluster: ClusterSummary | None = None
     nodes: NodeSummary | None = None
     deployments: DeploymentSummary | None = None
+    parity: ParityReport | None = None
     origins: dict[str, OriginState] = {}  # group -> green's origin in it
     smoke: SmokeResult | None = None
     problems: list[str] = []
@@ -532,6 +669,12 @@ class ApprovalWait(Contract):
     passed: bool
 
 
+class PopulateProgress(Contract):
+    mode: Literal["gitops", "pipeline", "none"]
+    configurations: list[ConfigurationState] = []
+    notified: str | None = None  # pipeline mode: where the notice went
+
+
 class RunStatus(Contract):
     """The custom status: where the run is, and exactly what it accepts now. The doors decide from this alone."""
 
@@ -549,7 +692,7 @@ class RunStatus(Contract):
     started_by: str | None = None
     resources: RunResources | None = None
     traffic: TrafficPlan | None = None  # what a rollback door must enable: blue's origins
-    progress: UpgradeProgress | ApprovalWait | BakeProgress | None = None
+    progress: UpgradeProgress | ApprovalWait | PopulateProgress | BakeProgress | None = None
     verification: VerificationReport | None = None
     approval: Decision | None = None
     rollback: RollbackRecord | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+from bluegreen import parity
 from bluegreen.contract import BakeVerdict, VerificationReport
 
 
@@ -43,6 +44,8 @@ def verification_problems(report: VerificationReport, target: str) -> list[str]:
         problems.append(f"nodes not at {target}: " + ", ".join(f"{n} at {v}" for v, n in sorted(stale.items())))
     if report.deployments is not None and report.deployments.unavailable:
         problems.append(f"deployments not available: {', '.join(report.deployments.unavailable[:5])}")
+    if report.parity is not None:
+        problems += parity.describe(report.parity)
     if not report.origins or not all(o.host for o in report.origins.values()):
         problems.append("green's Front Door origin has no address")
     smoke = report.smoke

@@ -43,11 +43,15 @@ if TYPE_CHECKING:
         decisions,
         errors,
         metrics,
+        parity,
+        pipeline,
         planning,
         routing,
+        secrets,
         traffic,
         verification,
         versions,
+        workloads,
     )
 else:
     azure = lazy_import("bluegreen.azure")
@@ -57,11 +61,15 @@ else:
     decisions = lazy_import("bluegreen.decisions")
     errors = lazy_import("bluegreen.errors")
     metrics = lazy_import("bluegreen.metrics")
+    parity = lazy_import("bluegreen.parity")
+    pipeline = lazy_import("bluegreen.pipeline")
     planning = lazy_import("bluegreen.planning")
     routing = lazy_import("bluegreen.routing")
     traffic = lazy_import("bluegreen.traffic")
+    secrets = lazy_import("bluegreen.secrets")
     verification = lazy_import("bluegreen.verification")
     versions = lazy_import("bluegreen.versions")
+    workloads = lazy_import("bluegreen.workloads")
 
 __all__ = [
     "azure",
@@ -72,9 +80,13 @@ __all__ = [
     "errors",
     "lazy_import",
     "metrics",
+    "parity",
+    "pipeline",
     "planning",
     "routing",
+    "secrets",
     "traffic",
     "verification",
     "versions",
+    "workloads",
 ]

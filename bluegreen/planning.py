@@ -19,12 +19,21 @@ from bluegreen.contract import (
     RunSettings,
     Strategy,
     TrafficPlan,
+    WorkloadsPlan,
 )
 from bluegreen.decisions import derived_cluster_name
 from bluegreen.errors import PermanentError
 from bluegreen.routing import live_slot
 from bluegreen.traffic import FrontDoorRef, provider_for
 from bluegreen.versions import Catalogue, Version, choose_target, upgrade_path
+from bluegreen.workloads import (
+    EXTENSIONS,
+    FLUX,
+    Configurations,
+    check_protected_references,
+    copyable_extensions,
+    resolve_protected,
+)
 
 
 def load_environment(name: str) -> Environment:
@@ -102,6 +111,7 @@ def resolve_run_plan(clients: AzureClients, request: ResolveInput) -> Plan:
             raise PermanentError("PoolsOutOfStep", f"node pool {pool} runs {version}, the control plane {current}")
 
     green_id = slot_cluster_id(env, idle, clusters, run_id=None if env.clusters.names else request.run_id)
+    workloads = plan_workloads(clients, env, blue_id)
     clone_then_upgrade = strategy == Strategy.CLONE_THEN_UPGRADE
     return Plan(
         run_id=request.run_id,
@@ -129,5 +139,45 @@ def resolve_run_plan(clients: AzureClients, request: ResolveInput) -> Plan:
             after_rollback=env.retire.after_rollback,
             keep_failed_green=env.keep_failed_green,
             switch_timeout_minutes=env.switch.timeout_minutes,
+            workloads=workloads,
         ),
+    )
+
+
+def plan_workloads(clients: AzureClients, env: Environment, blue_id: str) -> WorkloadsPlan:
+    """How the applications will reach green, checked before anything is written.
+
+    gitops (the default when blue has Flux configurations): blue's extensions and Flux configurations,
+    every protected setting they need named in the configuration and readable now. With no Flux on
+    blue the mode must be chosen: an empty green is never the silent default.
+    """
+    config = env.workloads
+    mode, extensions, flux = config.mode, [], []
+    if mode in (None, "gitops"):
+        configurations = Configurations(clients)
+        flux = configurations.list(blue_id, FLUX)
+        extensions = copyable_extensions(configurations.list(blue_id, EXTENSIONS))
+        if mode is None and not flux:
+            raise PermanentError(
+                "WorkloadsModeRequired",
+                "blue has no Flux configurations: set [workloads] mode = pipeline (the team's pipeline deploys to "
+                "green) or mode = none (a cluster without applications)",
+            )
+        mode = "gitops"
+        check_protected_references(flux, config.protected_settings)
+        for references in config.protected_settings.values():
+            resolve_protected(clients, references)  # readable now, or the run stops before any write
+    pipeline = config.pipeline
+    if mode == "pipeline" and pipeline is not None:
+        resolve_protected(clients, {"hmac": pipeline.secret})
+    return WorkloadsPlan(
+        mode=mode,
+        timeout_minutes=config.timeout_minutes,
+        system_namespaces=config.system_namespaces,
+        protected_settings=config.protected_settings,
+        extensions=[str(e["name"]) for e in extensions],
+        flux_configurations=[str(f["name"]) for f in flux],
+        pipeline_url=pipeline.url if pipeline else None,
+        pipeline_secret=pipeline.secret if pipeline else None,
+        pipeline_callers=pipeline.callers if pipeline else [],
     )

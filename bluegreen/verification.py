@@ -11,7 +11,6 @@ from bluegreen.azure import AzureSettings
 from bluegreen.contract import DeploymentSummary, NodeSummary, SmokeResult
 
 NODES_COMMAND = "kubectl get nodes -o json"
-DEPLOYMENTS_COMMAND = "kubectl get deployments -A -o json"
 SERVICES_COMMAND = "kubectl get svc -A -o json"
 INGRESS_NAMESPACES = ("app-routing-system", "ingress-nginx")
 
@@ -39,7 +38,8 @@ def summarize_nodes(logs: str) -> NodeSummary:
 
 
 def summarize_deployments(logs: str) -> DeploymentSummary:
-    deployments = _items(logs)
+    """The Deployments of a kubectl List (other kinds in it are left to parity)."""
+    deployments = [d for d in _items(logs) if d.get("kind", "Deployment") == "Deployment"]
     unavailable = []
     for d in deployments:
         wanted = d.get("spec", {}).get("replicas", 1) or 0

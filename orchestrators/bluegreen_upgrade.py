@@ -1,4 +1,4 @@
-"""bluegreen_upgrade: the runbook. Resolve, clone, upgrade, verify, approve, switch, bake, retire.
+"""bluegreen_upgrade: the runbook. Resolve, clone, populate, upgrade, verify, approve, switch, bake, retire.
 
 Before the switch any failure leaves blue live and removes green (outcome `failed`); an Abort does
 the same (`aborted`). From the first Front Door write on, any trouble (a failed switch, a Rollback,
@@ -11,7 +11,7 @@ import azure.durable_functions as df
 
 from activities.planning import resolve_run
 from bluegreen.lazy import contract
-from orchestrators import bp, cleanup, steps, traffic
+from orchestrators import bp, cleanup, populate, steps, traffic
 from orchestrators.run import Aborted, Run, Step, StepFailed
 
 
@@ -30,6 +30,7 @@ def bluegreen_upgrade(context: df.DurableOrchestrationContext) -> Step:
 
     try:
         yield from steps.clone(run, plan)
+        yield from populate.populate(run, plan)
         yield from steps.upgrade(run, plan)
         report, origins = yield from steps.verify(run, plan)
         decision = run.approval = yield from steps.approval(run, plan, report)

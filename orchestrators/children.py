@@ -7,6 +7,8 @@ so every history stays a few hundred events however long the operation takes.
 
 - `cluster_operation`: start one AKS operation (idempotent) and check it on durable timers.
 - `front_door_deployment`: read Front Door until it reports every change deployed, or a deadline.
+- `gitops_populate`: copy blue's extensions onto green and wait until installed, then its Flux
+  configurations and wait until every one is Compliant (or the deadline).
 - `bake_watch`: green's 5xx share every interval of the bake window; ends early on a spike, or when
   green no longer takes traffic (a rollback moved it).
 Each reports Azure trouble in its result; none raises for it.
@@ -28,6 +30,7 @@ from activities.clusters import (
     start_pool_upgrade,
 )
 from activities.traffic import measure_error_rate, read_traffic
+from activities.workloads import check_configurations, copy_configurations
 from bluegreen.lazy import contract
 from orchestrators import bp
 from orchestrators.run import Step, StepFailed, call, timer
@@ -36,6 +39,7 @@ if TYPE_CHECKING:
     from activities._activity import Activity
 
 CLUSTER_OPERATION = "cluster_operation"
+GITOPS_POPULATE = "gitops_populate"
 FRONT_DOOR_DEPLOYMENT = "front_door_deployment"
 BAKE_WATCH = "bake_watch"
 
@@ -168,3 +172,73 @@ def bake_watch(context: df.DurableOrchestrationContext) -> Step:
             return None
     detail = f"clean bake: {bake.window_minutes} min without an error spike"
     return contract.wire(contract.BakeResult(verdict="clean", elapsed_minutes=elapsed, last=last, detail=detail))
+
+
+@bp.function_name(GITOPS_POPULATE)
+@bp.orchestration_trigger(context_name="context")
+def gitops_populate(context: df.DurableOrchestrationContext) -> Step:
+    job = contract.GitopsPopulate.model_validate(context.get_input())
+    stages = [kind for kind in ("extensions", "flux_configurations") if _names(job, kind)]
+    polls, interval = job.polls, float(job.poll_seconds)
+    states: list[contract.ConfigurationState] = []
+    try:
+        for kind in stages[stages.index(job.stage) if job.stage in stages else 0 :]:
+            names = _names(job, kind)
+            if not (job.copied and kind == job.stage):
+                copy = contract.CopyConfigurations(
+                    blue_id=job.blue_id,
+                    green_id=job.green_id,
+                    kind=kind,
+                    names=names,
+                    protected_settings=job.workloads.protected_settings,
+                )
+                yield from call(context, copy_configurations, copy)
+            check = contract.ConfigurationsCheck(cluster_id=job.green_id, kind=kind, names=names)
+            while True:
+                found = yield from call(context, check_configurations, check)
+                states = found.states
+                if found.ready(kind):
+                    break
+                if found.failed() or any(s.provisioning_state == "NotFound" for s in states):
+                    return contract.wire(_populate_failed(kind, states, "failed"))
+                if context.current_utc_datetime >= job.deadline:
+                    return contract.wire(_populate_failed(kind, states, "did not get ready in time"))
+                polls += 1
+                if polls - job.polls >= MAX_WAITS:
+                    again = job.model_copy(update={"stage": kind, "copied": True, "polls": polls})
+                    context.continue_as_new(contract.wire(again))
+                    return None
+                left = (job.deadline - context.current_utc_datetime).total_seconds()
+                yield timer(context, max(1.0, min(interval, left)))
+                interval = min(interval * 2, job.poll_seconds * POLL_BACKOFF_CAP)
+    except StepFailed as failure:
+        error = contract.ErrorInfo(code=failure.code, message=failure.message)
+        return contract.wire(
+            contract.PopulateResult(succeeded=False, detail=failure.reason, configurations=states, error=error)
+        )
+    detail = "every Flux configuration Compliant" if job.workloads.flux_configurations else "extensions installed"
+    return contract.wire(contract.PopulateResult(succeeded=True, detail=detail, configurations=states))
+
+
+def _names(job: contract.GitopsPopulate, kind: str) -> list[str]:
+    return job.workloads.extensions if kind == "extensions" else job.workloads.flux_configurations
+
+
+def _populate_failed(kind: str, states: list[contract.ConfigurationState], why: str) -> contract.PopulateResult:
+    what = "extensions" if kind == "extensions" else "Flux configurations"
+    stuck = [
+        s
+        for s in states
+        if s.provisioning_state != "Succeeded" or (kind != "extensions" and s.compliance_state != "Compliant")
+    ]
+    described = "; ".join(
+        f"{s.name}: {s.compliance_state or s.provisioning_state}" + (f" ({s.message})" if s.message else "")
+        for s in stuck
+    )
+    detail = f"green's {what} {why}: {described}"
+    return contract.PopulateResult(
+        succeeded=False,
+        detail=detail,
+        configurations=states,
+        error=contract.ErrorInfo(code="PopulateFailed", message=detail),
+    )

@@ -11,6 +11,7 @@ APPROVAL_EVENT = "Approval"  # contract.ApprovalEvent
 ROLLBACK_EVENT = "Rollback"  # contract.RollbackEvent
 ABORT_EVENT = "Abort"  # contract.AbortEvent
 RESOLVE_EVENT = "ResolveManually"  # contract.ResolveEvent
+GREEN_READY_EVENT = "GreenReady"  # contract.GreenReadyEvent
 
 Event = TypeVar("Event", bound="contract.Contract")
 
@@ -40,7 +41,7 @@ def parse_event(raw: Any, model: type[Event]) -> Event | None:
 
 def unreadable(name: str) -> contract.Contract:
     """What an event whose payload cannot be read still means: it was raised, so it is honoured
-    the safe way (an abort aborts, a rollback rolls back, an approval rejects), never ignored.
+    the safe way (an abort aborts, a rollback rolls back, an approval rejects, a green-ready fails), never ignored.
     (Only the app's doors raise events, and they validate; this covers another version's payload.)"""
     if name == ABORT_EVENT:
         return contract.AbortEvent(by="unknown", reason="an Abort whose payload could not be read")
@@ -48,4 +49,8 @@ def unreadable(name: str) -> contract.Contract:
         return contract.RollbackEvent(
             trigger="manual", by="unknown", reason="a Rollback whose payload could not be read"
         )
+    if name == RESOLVE_EVENT:
+        return contract.ResolveEvent(by="unknown", reason="a resolution whose payload could not be read")
+    if name == GREEN_READY_EVENT:
+        return contract.GreenReadyEvent(ok=False, by="unknown", detail="a green-ready whose payload could not be read")
     return contract.ApprovalEvent(approved=False, by="unknown", comment="unreadable approval event")

@@ -114,7 +114,9 @@ class Run:
         self.can_roll_back = False
         self.resources: contract.RunResources | None = None
         self.traffic: contract.TrafficPlan | None = None
-        self.progress: contract.UpgradeProgress | contract.ApprovalWait | contract.BakeProgress | None = None
+        self.progress: (
+            contract.UpgradeProgress | contract.ApprovalWait | contract.PopulateProgress | contract.BakeProgress | None
+        ) = None
         self.verification: contract.VerificationReport | None = None
         self.approval: contract.Decision | None = None
         self.rollback: contract.RollbackRecord | None = None

@@ -73,8 +73,15 @@ def verify(run: Run, plan: contract.Plan) -> Step:
     for group in origins.changed:
         run.note(f"green's origin in {group} now points at {origins.hosts[group]}")
     deadline = run.now + timedelta(minutes=plan.settings.verify_timeout_minutes)
+    workloads = plan.settings.workloads
     request = contract.VerifyInput(
-        cluster_id=green.cluster_id, target_version=plan.target_version, traffic=plan.traffic, smoke=plan.settings.smoke
+        cluster_id=green.cluster_id,
+        target_version=plan.target_version,
+        traffic=plan.traffic,
+        smoke=plan.settings.smoke,
+        blue_id=plan.blue.cluster_id,
+        system_namespaces=workloads.system_namespaces,
+        flux_configurations=workloads.flux_configurations if workloads.mode == "gitops" else [],
     )
     while True:
         try:
@@ -85,7 +92,8 @@ def verify(run: Run, plan: contract.Plan) -> Step:
             report = contract.VerificationReport(problems=[f"verification could not run: {failure.reason}"])
         run.verification = report
         if report.passed:
-            run.note("green verified: nodes Ready, workloads available, smoke probe passed")
+            compared = report.parity.compared if report.parity else 0
+            run.note(f"green verified: nodes Ready, blue's {compared} workload(s) running on green, smoke probe passed")
             return report, origins
         if run.now >= deadline:
             raise StepFailed("VerificationFailed", "; ".join(report.problems))

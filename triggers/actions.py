@@ -1,4 +1,4 @@
-"""Deciding on a run: approve, reject, roll back, abort, resolve by hand.
+"""Deciding on a run: approve, reject, roll back, abort, resolve by hand; and a pipeline's green-ready.
 
 Each door checks what the run accepts now (its RunStatus), raises the event with an id of its own and
 the caller from Easy Auth (never from the body), then waits a moment to see what the run took: the
@@ -15,7 +15,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from bluegreen.lazy import contract
-from orchestrators.events import ABORT_EVENT, APPROVAL_EVENT, RESOLVE_EVENT, ROLLBACK_EVENT
+from orchestrators.events import ABORT_EVENT, APPROVAL_EVENT, GREEN_READY_EVENT, RESOLVE_EVENT, ROLLBACK_EVENT
 from triggers import decisions
 from triggers.http_common import (
     ApiError,
@@ -173,3 +173,27 @@ async def resolve_upgrade_manually(req: func.HttpRequest, client: df.DurableOrch
     await send_event(client, run, RESOLVE_EVENT, event)
     seen = await acknowledged(client, run, lambda r: not r.status.can_resolve_manually)
     return answer(run, RESOLVE_EVENT, event, "taken" if seen is not None else "accepted")
+
+
+@bp.route(route="upgrades/{id}/green-ready", methods=["POST"])
+@bp.durable_client_input(client_name="client")
+@json_api
+async def green_ready(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """The team's pipeline has deployed the applications to green (`ok`), or could not (`ok: false`)."""
+    caller = require_caller(req)
+    body = read_body(req, models.GreenReadyRequest, allow_empty=False)
+    run = await find_run(client, req)
+    if not run.active or run.status.awaiting != contract.Awaiting.GREEN_READY:
+        raise ApiError(
+            409,
+            "NotAwaitingGreenReady",
+            f"run {run.instance_id} is not waiting for its pipeline (phase {run.phase})",
+            phase=run.phase,
+        )
+    env = environment(run)
+    pipeline = env.workloads.pipeline
+    require_one_of(caller, pipeline.callers if pipeline else [], env, "report green ready for")
+    event = contract.GreenReadyEvent(ok=body.ok, by=caller.name, detail=body.detail, id=new_event_id())
+    await send_event(client, run, GREEN_READY_EVENT, event)
+    seen = await acknowledged(client, run, lambda r: r.status.awaiting != contract.Awaiting.GREEN_READY)
+    return answer(run, GREEN_READY_EVENT, event, "taken" if seen is not None else "accepted")

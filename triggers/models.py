@@ -57,6 +57,11 @@ class AbortRequest(_Body):
     reason: str | None = Field(None, max_length=500)
 
 
+class GreenReadyRequest(_Body):
+    ok: bool
+    detail: str | None = Field(None, max_length=1000)
+
+
 class ResolveRequest(_Body):
     reason: str = Field(min_length=1, max_length=500)
 

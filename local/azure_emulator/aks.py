@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from local.azure_emulator import aks_rules
+from local.azure_emulator import aks_rules, kube
 from local.azure_emulator.aks_model import Cluster, cluster_id, default_node_rg, fill_read_only, strip_read_only
 from local.azure_emulator.errors import bad_request, not_found
 from local.azure_emulator.lro import Operation, lro_headers
@@ -137,6 +137,10 @@ class Aks:
         world.clusters[cluster.id.lower()] = cluster
         signals = world.signals_for(cluster.name)
         signals.serving.set(now, False)
+        # A new cluster runs what AKS puts there, nothing of any application (learn.microsoft.com/azure/aks/
+        # concepts-clusters-workloads: you deploy your applications; AKS manages the control plane and its
+        # system pods): see k8s_system.
+        kube.install_system(world, cluster, now)
 
         def done(op: Operation) -> None:
             self._finish(cluster, "Succeeded")
@@ -174,6 +178,7 @@ class Aks:
             for pool in cluster.pools():
                 pool["currentOrchestratorVersion"] = targets.get(pool["name"], pool.get("currentOrchestratorVersion"))
             self._finish(cluster, "Succeeded")
+            kube.sync_addons(world, cluster, op.end)  # add-ons enabled or disabled by this update
 
         kind = "upgrade" if upgrading else "update"
         op = self.start_op(
@@ -273,8 +278,13 @@ class Aks:
             self.world.signals_for(cluster.name).serving.set(now, False)
 
             def done(op: Operation) -> None:
-                # Until now a GET still returns the cluster, provisioningState Deleting.
+                # Until now a GET still returns the cluster, provisioningState Deleting. Its extension resources
+                # (Microsoft.KubernetesConfiguration) and its Kubernetes objects go with it.
                 self.world.clusters.pop(key, None)
+                prefix = key + "/providers/microsoft.kubernetesconfiguration/"
+                for store in (self.world.extensions, self.world.flux):
+                    for child in [k for k in store if k.startswith(prefix)]:
+                        store.pop(child)
 
             op = self.start_op(
                 cluster, self.world.timings.delete, "delete", done, lambda op: self._finish(cluster, "Failed")

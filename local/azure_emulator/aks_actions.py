@@ -133,6 +133,8 @@ class AksActions:
                 self.aks._finish(cluster, "Succeeded")
                 if not stopping:
                     signals.serving.set(op.end, True)
+                    for hook in self.world.on_cluster_started:
+                        hook(cluster, op.end)
 
             seconds = self.world.timings.stop if stopping else self.world.timings.start
             kind = "stop" if stopping else "start"
@@ -167,7 +169,7 @@ class AksActions:
                 op.result = {"id": op.id, "properties": props}
 
             def done(op: Operation) -> None:
-                exit_code, logs = runcommand.run(cluster, signals, command, op.end)
+                exit_code, logs = runcommand.run(cluster, signals, command, op.end)  # as the cluster is by then
                 result(op, "Succeeded", exit_code, logs, None)
 
             def failed(op: Operation) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from local.azure_emulator.k8s_objects import ClusterObjects
 from local.azure_emulator.lro import Operation
 from local.azure_emulator.world import short_hash
 
@@ -46,6 +47,8 @@ class Cluster:
     op: Operation | None = None
     op_name: str = ""
     op_pool: str | None = None
+    # The Kubernetes objects the cluster runs (k8s_objects, kube): AKS's own until someone deploys more.
+    kube: ClusterObjects = field(default_factory=ClusterObjects)
 
     @property
     def id(self) -> str:

@@ -78,15 +78,29 @@ class ControlApi:
             raise ArmError(404, "NotFound", f"No control API at POST /_emulator/{path}.")
 
     def _cluster(self, method: str, path: str, body: Any) -> Response:
-        match = re.fullmatch(r"clusters/([^/]+)/(error-fraction|workloads)", path)
-        if method != "POST" or match is None:
+        match = re.fullmatch(r"clusters/([^/]+)/(error-fraction|workloads|objects)", path)
+        if match is None or (method != "POST" and not (method == "GET" and match.group(2) == "objects")):
             raise ArmError(404, "NotFound", f"No control API at {method} /_emulator/{path}.")
         name, what = match.groups()
+        if what == "objects":
+            return self._objects(method, name, body)
         if what == "error-fraction":
             self.emu.set_error_fraction(name, float(body["fraction"]))
         else:
             self.emu.set_workloads_ready(name, bool(body["ready"]))
         return Response(200, {"ok": True})
+
+    def _objects(self, method: str, name: str, body: Any) -> Response:
+        """GET: the cluster's objects as kubectl prints them; POST: `kubectl apply` of a list, a List or one."""
+        try:
+            if method == "GET":
+                return Response(200, {"apiVersion": "v1", "kind": "List", "items": self.emu.kubernetes_objects(name)})
+            result = self.emu.apply_objects(name, body)
+        except KeyError as exc:
+            raise ArmError(404, "NotFound", str(exc.args[0])) from exc
+        except ValueError as exc:
+            raise ArmError(409, "ClusterUnreachable", str(exc)) from exc
+        return Response(200 if result["exitCode"] == 0 else 422, result)
 
     @staticmethod
     def _body(req: Request) -> Any:

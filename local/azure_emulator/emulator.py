@@ -8,16 +8,22 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from local.azure_emulator import kube
 from local.azure_emulator.aks import Aks
 from local.azure_emulator.aks_actions import AksActions
 from local.azure_emulator.aks_profiles import AksProfiles
 from local.azure_emulator.alerts import Alerts
 from local.azure_emulator.catalogue import Catalogue
 from local.azure_emulator.control import ControlApi
+from local.azure_emulator.extensions import Extensions
 from local.azure_emulator.faults import RequestFault, compile_pattern, default_error
+from local.azure_emulator.flux_api import FluxConfigurations
+from local.azure_emulator.flux_state import view as flux_view
 from local.azure_emulator.frontdoor_classic import FrontDoorClassic
 from local.azure_emulator.frontdoor_std import FrontDoorStd
 from local.azure_emulator.hooks import RequestHook
+from local.azure_emulator.kconfig import view as extension_view
+from local.azure_emulator.kubectl_render import object_json
 from local.azure_emulator.metrics import Metrics
 from local.azure_emulator.ops_api import OperationsApi
 from local.azure_emulator.seed import Seeder
@@ -56,6 +62,8 @@ class AzureEmulator:
             aks.routes()
             + AksActions(aks).routes()
             + AksProfiles(aks).routes()
+            + Extensions(self.world).routes()
+            + FluxConfigurations(self.world).routes()
             + OperationsApi(self.world).routes()
             + self._std.routes()
             + self._classic.routes()
@@ -105,6 +113,17 @@ class AzureEmulator:
     def metrics_endpoint(self) -> str:
         return self.arm_endpoint
 
+    def app_settings(self) -> dict[str, str]:
+        """The app settings that point a Function App at this emulated Azure (see bluegreen/azure.py)."""
+        return {
+            "BLUEGREEN_AZURE_MODE": "emulated",
+            "BLUEGREEN_ARM_ENDPOINT": self.arm_endpoint,
+            "BLUEGREEN_METRICS_ENDPOINT": self.metrics_endpoint,
+            "BLUEGREEN_CA_BUNDLE": str(self.ca_bundle),
+            "BLUEGREEN_PROBE_BASE": f"{self.arm_endpoint}/_probe",
+            "BLUEGREEN_KEYVAULT_BASE": f"{self.arm_endpoint}/_keyvault",
+        }
+
     # -- resources -----------------------------------------------------------------------------------------------
 
     def seed(self, body_or_list: dict[str, Any] | list[dict[str, Any]]) -> None:
@@ -113,10 +132,48 @@ class AzureEmulator:
     def resources(self) -> list[dict[str, Any]]:
         with self.world.lock:
             self.world.settle()
+            now = self.world.now()
             bodies = [c.body for c in self.world.clusters.values()]
             bodies += [self._std._view(b) for b in self.world.afd.values()]
             bodies += list(self.world.classic.values())
+            bodies += [extension_view(b) for b in self.world.extensions.values()]
+            bodies += [flux_view(c, self.world, now) for c in self.world.flux.values()]
             return sorted((copy.deepcopy(b) for b in bodies), key=lambda b: str(b.get("id", "")).lower())
+
+    # -- Kubernetes objects --------------------------------------------------------------------------------------
+
+    def apply_objects(self, cluster_name: str, objects: list[dict[str, Any]] | dict[str, Any]) -> dict[str, Any]:
+        """What `kubectl apply -f` of these objects does on the cluster (a deployment pipeline's step).
+
+        In order; a namespaced object needs its namespace (earlier in the list, or already there). Workloads
+        are available Timings.rollout later, while the cluster runs and its workloads are ready. Returns
+        {"exitCode", "output": ["deployment.apps/web created", ...], "errors": [...]}. A cluster that is not
+        running refuses the connection (ValueError), as the API server of a stopped cluster does.
+        """
+        if isinstance(objects, dict) and "kind" not in objects and isinstance(objects.get("items"), list):
+            objects = objects["items"]
+        items = objects if isinstance(objects, list) else [objects]
+        with self.world.lock:
+            now = self.world.settle()
+            cluster = self._cluster(cluster_name)
+            if not self.world.signals_for(cluster.name).serving.at(now):
+                fqdn = cluster.props.get("fqdn", cluster.name)
+                raise ValueError(f"Unable to connect to the server: dial tcp: lookup {fqdn}: no such host")
+            return kube.apply(self.world, cluster, items, now).as_dict()
+
+    def kubernetes_objects(self, cluster_name: str) -> list[dict[str, Any]]:
+        """Every object the cluster holds, as `kubectl get -o json` prints it now (with status)."""
+        with self.world.lock:
+            now = self.world.settle()
+            cluster = self._cluster(cluster_name)
+            signals = self.world.signals_for(cluster.name)
+            return [object_json(o, cluster, signals, now) for o in cluster.kube.select()]
+
+    def _cluster(self, cluster_name: str) -> Any:
+        cluster = self.world.cluster_named(cluster_name)
+        if cluster is None:
+            raise KeyError(f"no managed cluster named {cluster_name}")
+        return cluster
 
     def requests(self) -> list[dict[str, Any]]:
         return self._dispatcher.requests()
@@ -277,6 +334,7 @@ class AzureEmulator:
         return self._alerts.pending()
 
     def next_event_time(self) -> datetime | None:
+        """The next moment something changes by itself: an operation ends, a timer (Flux) is due, or a Front
+        Door change finishes propagating."""
         with self.world.lock:
-            due = [t for t in (self.world.ops.next_event_time(), self.world.next_propagation()) if t is not None]
-        return min(due) if due else None
+            return self.world.next_event()

@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import trustme
 
+from local.azure_emulator import keyvault
 from local.azure_emulator.errors import ArmError
 from local.azure_emulator.faults import FaultBook
 from local.azure_emulator.hooks import Hooks
@@ -28,8 +29,9 @@ from local.azure_emulator.world import World
 
 CONTROL_PREFIX = "/_emulator/"
 # The emulator also plays the internet for smoke probes: GET /_probe/{host}/{path} answers as the
-# cluster behind that host would (200 when it runs with ready workloads, 503 otherwise), unless a probe
-# fault says otherwise. Not ARM: no token, not logged, no request hooks.
+# cluster behind that host would: 200 when it serves the application (ClusterSignals.serves: running, ready, and
+# its objects an available application behind a LoadBalancer), 503 otherwise, unless a probe fault says
+# otherwise. Not ARM: no token, not logged, no request hooks.
 PROBE_PREFIX = "/_probe/"
 _BEARER = re.compile(r"^Bearer\s+\S+", re.IGNORECASE)
 
@@ -53,6 +55,8 @@ class Dispatcher:
             return self._control(request)
         if parts.path.startswith(PROBE_PREFIX):
             return self._probe(parts.path[len(PROBE_PREFIX) :])
+        if parts.path.startswith(keyvault.PREFIX):
+            return keyvault.handle(self.world, request)  # a data plane with its own auth: not ARM, not logged
         found = self._match(method, parts.path)
         operation, kind = (
             (found[0].operation, found[0].kind) if found else ("unknown", "read" if method == "GET" else "write")
@@ -99,7 +103,7 @@ class Dispatcher:
                 return Response(0, drop=True)  # no answer: the prober sees a dropped connection
             return Response(fault.status, {"status": "injected", "host": host})
         cluster = self.world.cluster_for_host(host)
-        if cluster is None or not self.world.signals_for(cluster).healthy(self.world.now()):
+        if cluster is None or not self.world.signals_for(cluster).serves(self.world.settle()):
             return Response(503, {"status": "unavailable", "host": host})
         return Response(200, {"status": "ok", "host": host})
 

@@ -20,6 +20,18 @@ class Timings:
     propagation: float
     retry_after_aks: int
     retry_after_afd: int
+    # Microsoft.KubernetesConfiguration: installing / removing a cluster extension ("This may take a few
+    # minutes", az k8s-configuration flux create in the GitOps tutorial), writing a fluxConfiguration.
+    extension_create: float = 120
+    extension_delete: float = 60
+    flux_write: float = 30
+    # From a fluxConfiguration's write (or the cluster starting) to Flux's reconciliation of it: the source
+    # fetched and the kustomizations applied ("After a minute you can query the configuration again and see the
+    # final compliance state", DOCS azure-arc/kubernetes/tutorial-use-gitops-flux2.md).
+    flux_reconcile: float = 60
+    # From a workload applied (kubectl apply, Flux) to its pods available.
+    rollout: float = 45
+    retry_after_kc: int = 10
 
     @classmethod
     def realistic(cls) -> Timings:
@@ -38,6 +50,12 @@ class Timings:
             propagation=180,
             retry_after_aks=15,
             retry_after_afd=5,
+            extension_create=120,
+            extension_delete=60,
+            flux_write=30,
+            flux_reconcile=60,
+            rollout=45,
+            retry_after_kc=10,
         )
 
     @classmethod
@@ -57,4 +75,10 @@ class Timings:
             propagation=2,
             retry_after_aks=1,
             retry_after_afd=1,
+            extension_create=1,
+            extension_delete=1,
+            flux_write=1,
+            flux_reconcile=1,
+            rollout=1,
+            retry_after_kc=1,
         )

@@ -91,8 +91,9 @@ class Traffic:
         return [(t[0], t[3] / weights, self._error_fraction(t[0], moment)) for t in chosen]
 
     def _healthy(self, host: str, moment: datetime) -> bool:
+        """The origin answers: its cluster serves the application then (ClusterSignals.serves)."""
         name = self.world.cluster_for_host(host)
-        return name is not None and self.world.signals_for(name).healthy(moment)
+        return name is not None and self.world.signals_for(name).serves(moment)
 
     def _error_fraction(self, host: str, moment: datetime) -> float:
         if not self._healthy(host, moment):

@@ -1,22 +1,28 @@
-"""The emulator's shared state: clock, timings, version catalogue, operations, resources and per-cluster signals."""
+"""The emulator's shared state: clock, timings, version catalogue, operations, timers, resources and per-cluster
+signals."""
 
 from __future__ import annotations
 
 import functools
 import hashlib
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from local.azure_emulator.catalogue import Catalogue
 from local.azure_emulator.lro import Operations
+from local.azure_emulator.schedule import Schedule
 from local.azure_emulator.timeline import Timeline
 from local.azure_emulator.timings import Timings
 from local.clock import Clock
 
 if TYPE_CHECKING:
     from local.azure_emulator.aks_model import Cluster
+    from local.azure_emulator.flux_state import FluxConfig
+    from local.azure_emulator.gitrepos import GitRepo
+    from local.azure_emulator.keyvault import SecretVersion
 
 
 @dataclass
@@ -26,9 +32,18 @@ class ClusterSignals:
     serving: Timeline[bool] = field(default_factory=lambda: Timeline(False))
     ready: Timeline[bool] = field(default_factory=lambda: Timeline(True))
     error_fraction: Timeline[float] = field(default_factory=lambda: Timeline(0.0))
+    # When the application the cluster runs is (or will be) up, as its Kubernetes objects said at each change:
+    # None while it runs no application (kube.app_ready_since). Only the application answers users.
+    app: Timeline[datetime | None] = field(default_factory=lambda: Timeline(None))
 
     def healthy(self, moment: datetime) -> bool:
+        """The cluster runs and its pods are ready (set_workloads_ready)."""
         return self.serving.at(moment) and self.ready.at(moment)
+
+    def serves(self, moment: datetime) -> bool:
+        """The cluster answers an origin's requests: healthy, and running the application by then."""
+        since = self.app.at(moment)
+        return since is not None and since <= moment and self.healthy(moment)
 
 
 @dataclass
@@ -52,6 +67,7 @@ class World:
         self.propagation = float(timings.propagation)
         self.epoch = clock.now()
         self.ops = Operations()
+        self.schedule = Schedule()
         self.clusters: dict[str, Cluster] = {}
         self.signals: dict[str, ClusterSignals] = {}
         self.dns: dict[str, str] = {}
@@ -61,16 +77,35 @@ class World:
         self.classic: dict[str, dict[str, Any]] = {}
         # Deployed-configuration history per origin group / backend pool key.
         self.deployments: dict[str, list[Deployment]] = {}
+        # Microsoft.KubernetesConfiguration extensions (ARM bodies) and fluxConfigurations, by lowercased id.
+        self.extensions: dict[str, dict[str, Any]] = {}
+        self.flux: dict[str, FluxConfig] = {}
+        # Git repositories Flux can fetch (emulator data), by normalized URL.
+        self.git: dict[str, GitRepo] = {}
+        # Key Vault secrets by "vault/name" (lowercased), oldest version first.
+        self.secrets: dict[str, list[SecretVersion]] = {}
+        # Called with (cluster, moment) when a cluster starts running again (stop -> start).
+        self.on_cluster_started: list[Callable[[Cluster, datetime], None]] = []
 
     def now(self) -> datetime:
         return self.clock.now()
 
     def settle(self) -> datetime:
-        """Apply every operation that has ended by now; return now."""
+        """Apply every operation that has ended and run every timer that is due by now, in time order; return now."""
         now = self.clock.now()
         with self.lock:
+            while (timer := self.schedule.pop_due(now)) is not None:
+                self.ops.settle(timer.due)
+                timer.action(timer.due)
             self.ops.settle(now)
         return now
+
+    def next_event(self) -> datetime | None:
+        due = [t for t in (self.ops.next_event_time(), self.schedule.next_due(), self.next_propagation()) if t]
+        return min(due) if due else None
+
+    def cluster_named(self, name: str) -> Cluster | None:
+        return next((c for c in self.clusters.values() if c.name.lower() == name.lower()), None)
 
     def signals_for(self, cluster_name: str) -> ClusterSignals:
         return self.signals.setdefault(cluster_name.lower(), ClusterSignals())

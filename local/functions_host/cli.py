@@ -25,13 +25,7 @@ def _start_emulator(clock: Any, seed: list[str]) -> tuple[Any, dict[str, str]]:
         return None, {}
     resources = [body for path in seed for body in load_file(path)]
     emulator = AzureEmulator(clock=clock, seed=resources).start(port=0)
-    env = {
-        "BLUEGREEN_AZURE_MODE": "emulated",
-        "BLUEGREEN_ARM_ENDPOINT": str(emulator.arm_endpoint),
-        "BLUEGREEN_METRICS_ENDPOINT": str(emulator.metrics_endpoint),
-        "BLUEGREEN_CA_BUNDLE": str(emulator.ca_bundle),
-        "BLUEGREEN_PROBE_BASE": f"{emulator.arm_endpoint}/_probe",
-    }
+    env = emulator.app_settings()
     print(f"Emulated Azure: ARM {emulator.arm_endpoint}  metrics {emulator.metrics_endpoint}", flush=True)
     return emulator, env
 

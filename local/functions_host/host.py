@@ -122,6 +122,8 @@ class LocalHost:
         await site.start()
         port = self._runner.addresses[0][1]
         self.base_url = f"http://127.0.0.1:{port}"
+        # As Azure (and Core Tools) do: the app learns where it answers, for callbacks it hands out.
+        os.environ["WEBSITE_HOSTNAME"] = f"127.0.0.1:{port}"
         self.routes = describe_routes(self, triggers)
         self.clock.add_wakeup_source(self.scheduler.next_timer)
         self.clock.add_advance_listener(self.scheduler.wake_threadsafe)

@@ -25,11 +25,29 @@ from local.azure_emulator import AzureEmulator
 from local.clock import VirtualClock
 from local.functions_host import LocalHost
 from local.rehearsal.faults import FaultPlan
-from local.rehearsal.world import Estate, build_estate, environment_config, load_blue
+from local.rehearsal.pipeline import IDENTITY, KEY_SETTING, PipelineReceiver
+from local.rehearsal.world import (
+    Estate,
+    application_objects,
+    build_estate,
+    environment_config,
+    load_blue,
+    repository_item,
+)
 from triggers.alerts import forget_raised
 from triggers.decisions import EventAction, event_action
 
-SCENARIOS = ("happy", "reject", "approval-timeout", "upgrade-fails", "verify-fails", "error-spike", "crash-resume")
+SCENARIOS = (
+    "happy",
+    "reject",
+    "approval-timeout",
+    "upgrade-fails",
+    "verify-fails",
+    "populate-fails",
+    "pipeline",
+    "error-spike",
+    "crash-resume",
+)
 ORCHESTRATOR = "bluegreen_upgrade"
 # Operators' identities as App Service Authentication would pass them (the rehearsal's caller).
 INITIATOR = "rehearsal-initiator@example.com"
@@ -78,6 +96,7 @@ class Rehearsal:
         self.observed = Observed()
         self.emulator: AzureEmulator | None = None
         self.host: LocalHost | None = None
+        self.pipeline = PipelineReceiver().start() if options.scenario == "pipeline" else None
         self._crash = threading.Event()
         self._restarted = threading.Event()  # set when a host was killed and a new one started
         self._injecting = threading.Lock()
@@ -102,15 +121,17 @@ class Rehearsal:
 
     def _app_settings(self, emulator: AzureEmulator) -> dict[str, str]:
         config = self.workdir / "environments.json"
-        config.write_text(json.dumps(environment_config(self.estate, self.options.strategy)))
-        return {
-            "BLUEGREEN_AZURE_MODE": "emulated",
-            "BLUEGREEN_ARM_ENDPOINT": emulator.arm_endpoint,
-            "BLUEGREEN_METRICS_ENDPOINT": emulator.metrics_endpoint,
-            "BLUEGREEN_CA_BUNDLE": emulator.ca_bundle,
-            "BLUEGREEN_PROBE_BASE": f"{emulator.arm_endpoint}/_probe",
-            "BLUEGREEN_CONFIG": str(config),
-        }
+        settings = {**emulator.app_settings(), "BLUEGREEN_CONFIG": str(config)}
+        workloads = None
+        if self.pipeline is not None:
+            # The team's pipeline deploys to green; the app signs its notice with a key from an app setting.
+            workloads = {
+                "mode": "pipeline",
+                "pipeline": {"url": self.pipeline.url, "secret": f"appsetting:{KEY_SETTING}", "callers": [IDENTITY]},
+            }
+            settings[KEY_SETTING] = self.pipeline.key
+        config.write_text(json.dumps(environment_config(self.estate, self.options.strategy, workloads=workloads)))
+        return settings
 
     def _start_host(self, settings: dict[str, str]) -> LocalHost:
         host = LocalHost(app=str(Path.cwd() / "function_app.py"), state=self.state_file, clock=self.clock, env=settings)
@@ -162,6 +183,12 @@ class Rehearsal:
         scenario = self.options.scenario
         if self._inject_fault_in(phase):
             return True
+        if scenario == "populate-fails" and phase == "clone" and not self.observed.spiked:
+            self.observed.spiked = True  # the team's repository went private: green's Flux cannot fetch it
+            self._make_repository_private()
+            return True
+        if self.pipeline is not None and phase == "populate" and self._play_pipeline():
+            return True
         if scenario == "verify-fails" and phase in ("clone", "upgrade") and not self.observed.spiked:
             assert self.emulator is not None
             self.observed.spiked = True  # green's workloads never become ready
@@ -187,6 +214,33 @@ class Rehearsal:
             self._crash.set()
             return True
         return False
+
+    # ---- the scenarios' world: a repository that goes private, a pipeline that deploys
+
+    def _make_repository_private(self) -> None:
+        assert self.emulator is not None
+        repository = repository_item(self.estate)
+        if repository is not None:
+            self.emulator.seed({**repository, "private": True, "credentials": {"httpsUser": "git", "httpsKey": "x"}})
+
+    def _play_pipeline(self) -> bool:
+        """The pipeline's job for a notice it received: deploy blue's application to green, then call back."""
+        assert self.pipeline is not None and self.emulator is not None
+        notice = self.pipeline.take()
+        if notice is None:
+            return False
+        green = notice["green"]["name"]
+        objects = application_objects(self.emulator.kubernetes_objects(self.estate.blue_name), self.estate)
+        self.emulator.apply_objects(green, objects)
+        status, body = self._request(
+            "POST",
+            f"/api/upgrades/{notice['runId']}/green-ready",
+            {"ok": True, "detail": f"deployed {len(objects)} objects to {green}"},
+            _as(IDENTITY),
+        )
+        if status != 202:
+            print(f"warning: green-ready was refused: {status} {body}", file=sys.stderr)
+        return True
 
     # ---- the --fault, injected when the run is seen in its phase: idle, or making an ARM request
 
@@ -333,6 +387,8 @@ class Rehearsal:
         finally:
             if self.host is not None:
                 self.host.stop()
+            if self.pipeline is not None:
+                self.pipeline.stop()
             azure_settings.use_sleep(None)
 
     def _wait_for_outcome(self, settings: dict[str, str]) -> dict[str, Any] | None:

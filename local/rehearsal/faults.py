@@ -20,7 +20,7 @@ METRICS_PATH = "metrics:getBatch"
 # Front Door's documented propagation: changes reach every edge within ~20 minutes.
 PROPAGATION_UPPER_END_SECONDS = 20 * 60
 # The phases a fault can be injected at; `rollback` rehearses an error spike so that one happens.
-PHASES = ("clone", "upgrade", "verify", "approval", "switch", "bake", "rollback", "retire")
+PHASES = ("clone", "populate", "upgrade", "verify", "approval", "switch", "bake", "rollback", "retire")
 
 
 @dataclass(frozen=True)

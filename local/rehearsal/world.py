@@ -2,6 +2,13 @@
 
 Built from a blue cluster (the bundled fixture, or the user's `az aks show -o json` / ARM GET body),
 so the same options always give the same resource ids.
+
+Blue runs its application from a Flux configuration, as most AKS teams deploy: the microsoft.flux extension and
+a fluxConfiguration on blue (Compliant), the public GitHub-like repository it syncs (fixtures/gitops-repo.json:
+namespace web with Deployments frontend (3) and api (2) and StatefulSet cache (1); namespace ingress-nginx with the
+controller Deployment and its LoadBalancer Service), and the objects Flux applied, already running on blue. Any
+blue gets the same application, the bundled one or a user's. Green is created empty, as AKS creates every
+cluster: getting the application onto it is the run's business.
 """
 
 from __future__ import annotations
@@ -9,13 +16,20 @@ from __future__ import annotations
 import copy
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bluegreen.arm_ids import ResourceId
+from local.azure_emulator.flux_reconcile import substitute
+from local.azure_emulator.flux_state import NAME_LABEL, NAMESPACE_LABEL
 
-DEFAULT_BLUE = Path(__file__).with_name("fixtures") / "blue-cluster.json"
+FIXTURES = Path(__file__).with_name("fixtures")
+DEFAULT_BLUE = FIXTURES / "blue-cluster.json"
+GITOPS_REPO = FIXTURES / "gitops-repo.json"
+KC = "providers/Microsoft.KubernetesConfiguration"
+# The application's Flux configuration on blue: kustomization -> path in the repository (apps after infra).
+KUSTOMIZATIONS = {"infra": "./infrastructure/ingress-nginx", "apps": "./apps/web"}
 
 
 @dataclass(frozen=True)
@@ -30,7 +44,18 @@ class Estate:
     origin_group: str
     hosts: dict[str, str]  # side -> origin host name
     origins: dict[str, str]  # side -> origin key (std: origin name; classic: backend address)
-    resources: list[dict[str, Any]]  # ARM GET bodies to seed
+    resources: list[dict[str, Any]]  # ARM GET bodies and emulator pseudo items to seed
+    # How blue gets its application (what green needs too): the microsoft.flux extension's name, the
+    # fluxConfiguration's name and namespace, the repository it syncs and its branch, its kustomizations.
+    flux_extension: str = "flux"
+    flux_configuration: str = "cluster-config"
+    flux_namespace: str = "cluster-config"
+    repository_url: str = ""
+    repository_branch: str = "main"
+    kustomizations: dict[str, str] = field(default_factory=lambda: dict(KUSTOMIZATIONS))
+    # The application's namespaces, and the one whose LoadBalancer Service is its ingress.
+    app_namespaces: tuple[str, ...] = ("web", "ingress-nginx")
+    ingress_namespace: str = "ingress-nginx"
 
 
 class BadClusterFile(ValueError):
@@ -83,7 +108,68 @@ def build_estate(blue_body: dict[str, Any], front_door_kind: str) -> Estate:
         fd_id = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Cdn/profiles/afd-{env}"
         resources = [blue, *_standard_front_door(fd_id, hosts)]
         origins, group = {"blue": "blue", "green": "green"}, "og-web"
-    return Estate(env, rid.name, green, sub, rg, front_door_kind, fd_id, group, hosts, origins, resources)
+    repo_url = f"https://github.com/contoso/{env}-gitops"
+    resources += application(str(blue["id"]), env, repo_url)
+    return Estate(
+        env, rid.name, green, sub, rg, front_door_kind, fd_id, group, hosts, origins, resources, repository_url=repo_url
+    )
+
+
+def application(cluster_id: str, env: str, repo_url: str, branch: str = "main") -> list[dict[str, Any]]:
+    """Blue's application, deployed by Flux: the repository, the extension, the configuration, and the objects
+    Flux applied (as `kubectl get -o json` prints them: with Flux's labels, variables substituted)."""
+    tree = json.loads(GITOPS_REPO.read_text(encoding="utf-8"))["paths"]
+    variables = {"environment": env}
+    repository = {"type": "emulator/gitRepository", "url": repo_url, "branches": {branch: {"paths": tree}}}
+    extension = {
+        "id": f"{cluster_id}/{KC}/extensions/flux",
+        "name": "flux",
+        "type": "Microsoft.KubernetesConfiguration/extensions",
+        "properties": {
+            "extensionType": "microsoft.flux",
+            "autoUpgradeMinorVersion": True,
+            "releaseTrain": "Stable",
+            "scope": {"cluster": {"releaseNamespace": "flux-system"}},
+            "provisioningState": "Succeeded",
+        },
+    }
+    kustomizations = {
+        name: {
+            "path": path,
+            "dependsOn": [] if name == "infra" else ["infra"],
+            "prune": True,
+            "postBuild": {"substitute": dict(variables)},
+        }
+        for name, path in KUSTOMIZATIONS.items()
+    }
+    configuration = {
+        "id": f"{cluster_id}/{KC}/fluxConfigurations/cluster-config",
+        "name": "cluster-config",
+        "type": "Microsoft.KubernetesConfiguration/fluxConfigurations",
+        "properties": {
+            "scope": "cluster",
+            "namespace": "cluster-config",
+            "sourceKind": "GitRepository",
+            "suspend": False,
+            "gitRepository": {"url": repo_url, "repositoryRef": {"branch": branch}},
+            "kustomizations": kustomizations,
+            "provisioningState": "Succeeded",
+            "complianceState": "Compliant",
+        },
+    }
+    applied = []
+    for name, path in KUSTOMIZATIONS.items():
+        labels = {NAME_LABEL: f"cluster-config-{name}", NAMESPACE_LABEL: "cluster-config"}
+        for obj in tree[path]:
+            built = substitute(copy.deepcopy(obj), variables)
+            built["metadata"]["labels"] = {**(built["metadata"].get("labels") or {}), **labels}
+            applied.append(built)
+    objects = {
+        "type": "Microsoft.ContainerService/managedClusters/kubernetesObjects",
+        "id": f"{cluster_id}/kubernetesObjects",
+        "items": applied,
+    }
+    return [repository, extension, configuration, objects]
 
 
 def _standard_front_door(profile_id: str, hosts: dict[str, str]) -> list[dict[str, Any]]:
@@ -207,9 +293,11 @@ def _classic_front_door(fd_id: str, hosts: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def environment_config(estate: Estate, strategy: str, *, approval: str = "manual") -> dict[str, Any]:
+def environment_config(
+    estate: Estate, strategy: str, *, approval: str = "manual", workloads: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The rehearsal's environments file: the same schema as environments.toml."""
-    return {
+    config = {
         "environment": [
             {
                 "name": estate.environment,
@@ -231,3 +319,22 @@ def environment_config(estate: Estate, strategy: str, *, approval: str = "manual
             }
         ]
     }
+    if workloads is not None:
+        config["environment"][0]["workloads"] = workloads
+    return config
+
+
+def repository_item(estate: Estate) -> dict[str, Any] | None:
+    """The seeded git repository blue's Flux configuration syncs (an emulator pseudo item)."""
+    return next((r for r in estate.resources if r.get("type") == "emulator/gitRepository"), None)
+
+
+def application_objects(objects: list[dict[str, Any]], estate: Estate) -> list[dict[str, Any]]:
+    """The application's Kubernetes objects among a cluster's (its namespaces, and the objects in them)."""
+    keep = set(estate.app_namespaces)
+    chosen = []
+    for item in objects:
+        meta = item.get("metadata") or {}
+        if (item.get("kind") == "Namespace" and meta.get("name") in keep) or meta.get("namespace") in keep:
+            chosen.append({k: v for k, v in item.items() if k != "status"})
+    return chosen

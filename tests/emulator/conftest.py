@@ -17,6 +17,7 @@ from azure.core.pipeline.transport import RequestsTransport
 from azure.mgmt.cdn import CdnManagementClient
 from azure.mgmt.containerservice import ContainerServiceClient
 from azure.mgmt.frontdoor import FrontDoorManagementClient
+from azure.mgmt.kubernetesconfiguration import SourceControlConfigurationClient
 from azure.monitor.querymetrics import MetricsClient
 
 from local.azure_emulator import AzureEmulator
@@ -122,6 +123,64 @@ def metrics(emu: AzureEmulator, clock: VirtualClock) -> MetricsClient:
     return MetricsClient(emu.metrics_endpoint, StaticToken(), **client_kwargs(emu, clock))
 
 
+@pytest.fixture
+def kc(emu: AzureEmulator, clock: VirtualClock) -> SourceControlConfigurationClient:
+    """azure-mgmt-kubernetesconfiguration, at its default api-version."""
+    return SourceControlConfigurationClient(StaticToken(), SUB, base_url=emu.arm_endpoint, **client_kwargs(emu, clock))
+
+
+# -- an application, as a team's pipeline deploys it ------------------------------------------------------
+
+OBJECTS_TYPE = "Microsoft.ContainerService/managedClusters/kubernetesObjects"
+
+
+def deployment(ns: str, name: str, replicas: int, kind: str = "Deployment") -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": kind,
+        "metadata": {"namespace": ns, "name": name, "labels": {"app": name}},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": name, "image": f"nodpublishers.azurecr.io/{name}:1.4.2"}]},
+            },
+        },
+    }
+
+
+def namespace(name: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+
+
+def load_balancer(ns: str, name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"namespace": ns, "name": name},
+        "spec": {"type": "LoadBalancer", "selector": {"app": name}, "ports": [{"name": "https", "port": 443}]},
+    }
+
+
+def web_app() -> list[dict[str, Any]]:
+    """The application: web (frontend, api, the cache StatefulSet) behind an ingress-nginx LoadBalancer."""
+    return [
+        namespace("web"),
+        deployment("web", "frontend", 3),
+        deployment("web", "api", 2),
+        deployment("web", "cache", 1, kind="StatefulSet"),
+        namespace("ingress-nginx"),
+        deployment("ingress-nginx", "ingress-nginx-controller", 2),
+        load_balancer("ingress-nginx", "ingress-nginx-controller"),
+    ]
+
+
+def app_seed(cluster_id: str, items: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The seed item of a cluster that already runs the application (applied and rolled out)."""
+    return {"type": OBJECTS_TYPE, "id": f"{cluster_id}/kubernetesObjects", "items": items or web_app()}
+
+
 # -- Front Door: blue live, green standing by -------------------------------------------------------------
 
 PROFILE = "afd-nod-prod"
@@ -133,14 +192,18 @@ BLUE_HOST, GREEN_HOST = "blue.web.nodpublishers.example", "green.web.nodpublishe
 
 @pytest.fixture
 def afd(emu: AzureEmulator) -> AzureEmulator:
-    """Blue live (Enabled), green standing by (Disabled), both clusters running and bound to their hosts."""
+    """Blue live (Enabled), green standing by (Disabled), both clusters running the application and bound to
+    their hosts."""
     green = fixture("afd-origin-green.json")
     green["properties"]["enabledState"] = "Disabled"
     blue_cluster = fixture("managed-cluster-blue.json")
     green_cluster = fixture("managed-cluster-blue.json")
     green_cluster["id"] = green_cluster["id"].replace("blue", "green")
     green_cluster["properties"]["nodeResourceGroup"] = "MC_green"
-    emu.seed([fixture("afd-origin-group.json"), fixture("afd-origin-blue.json"), green, blue_cluster, green_cluster])
+    apps = [app_seed(blue_cluster["id"]), app_seed(green_cluster["id"])]
+    emu.seed(
+        [fixture("afd-origin-group.json"), fixture("afd-origin-blue.json"), green, blue_cluster, green_cluster, *apps]
+    )
     emu.bind_host(BLUE_HOST, "aks-nod-prod-blue")
     emu.bind_host(GREEN_HOST, "aks-nod-prod-green")
     return emu

@@ -13,7 +13,7 @@ from azure.mgmt.containerservice.models import RunCommandRequest
 
 from local.azure_emulator import AzureEmulator
 from local.clock import VirtualClock
-from tests.emulator.conftest import RG, begin, finish, fixture
+from tests.emulator.conftest import RG, begin, finish, fixture, web_app
 
 BLUE = "aks-nod-prod-blue"
 
@@ -139,13 +139,15 @@ def run(aks: ContainerServiceClient, command: str) -> Any:
 
 
 def test_run_command_answers_nodes_deployments_and_services(
-    aks: ContainerServiceClient, emu: AzureEmulator, blue: Any
+    aks: ContainerServiceClient, emu: AzureEmulator, clock: VirtualClock, blue: Any
 ) -> None:
     nodes = run(aks, "kubectl get nodes")
     assert nodes.exit_code == 0
     lines = nodes.logs.strip().splitlines()
     assert lines[0].split() == ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]
     assert len(lines) == 1 + 3 + 4 and all(" Ready " in line and "v1.31.8" in line for line in lines[1:])
+    emu.apply_objects(BLUE, web_app())  # what the team's pipeline deploys
+    clock.advance(60)  # Timings.rollout
     deployments = json.loads(run(aks, "kubectl get deployments -A -o json").logs)
     assert {d["metadata"]["name"]: d["status"]["availableReplicas"] for d in deployments["items"]}["frontend"] == 3
     emu.set_workloads_ready(BLUE, False)
@@ -153,7 +155,7 @@ def test_run_command_answers_nodes_deployments_and_services(
     assert "0/3" in table
     services = json.loads(run(aks, "kubectl get svc -A -o json").logs)
     ips = [s["status"]["loadBalancer"]["ingress"] for s in services["items"] if s["spec"]["type"] == "LoadBalancer"]
-    assert ips == [[{"ip": emu.cluster_ingress_ip(BLUE)}]]
+    assert ips == [[{"ip": emu.cluster_ingress_ip(BLUE), "ipMode": "VIP"}]]
     unknown = run(aks, "helm list")
     assert unknown.exit_code == 1 and "unknown command" in unknown.logs
 

@@ -14,7 +14,7 @@ from azure.mgmt.containerservice import ContainerServiceClient
 
 from local.azure_emulator import AzureEmulator
 from local.clock import VirtualClock
-from tests.emulator.conftest import RG, SUB, fixture
+from tests.emulator.conftest import RG, SUB, app_seed, fixture
 
 PROFILE_ID = f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Cdn/profiles/afd-nod-prod"
 
@@ -44,7 +44,8 @@ def test_alert_rule_fires_then_resolves_through_the_webhook(
     emu: AzureEmulator, clock: VirtualClock, receiver: tuple[str, list[dict[str, Any]]]
 ) -> None:
     url, received = receiver
-    emu.seed([fixture("afd-origin-group.json"), fixture("afd-origin-blue.json"), fixture("managed-cluster-blue.json")])
+    blue = fixture("managed-cluster-blue.json")
+    emu.seed([fixture("afd-origin-group.json"), fixture("afd-origin-blue.json"), blue, app_seed(blue["id"])])
     emu.bind_host("blue.web.nodpublishers.example", "aks-nod-prod-blue")
     emu.add_alert_rule("afd-nod-prod-5xx", PROFILE_ID, threshold_percent=5, window_minutes=5, webhook_url=url)
     clock.advance(180)

@@ -11,7 +11,17 @@ from azure.monitor.querymetrics import MetricsClient
 
 from local.azure_emulator import AzureEmulator
 from local.clock import VirtualClock
-from tests.emulator.conftest import BLUE_HOST, CLASSIC_ID, GREEN_HOST, GROUP, PROFILE, RG, fixture, per_origin
+from tests.emulator.conftest import (
+    BLUE_HOST,
+    CLASSIC_ID,
+    GREEN_HOST,
+    GROUP,
+    PROFILE,
+    RG,
+    app_seed,
+    fixture,
+    per_origin,
+)
 
 
 def test_origin_patch_is_in_progress_until_propagated(
@@ -68,7 +78,7 @@ def test_classic_put_is_long_running_and_moves_backend_traffic(
 ) -> None:
     emu.seed(fixture("front-door-classic.json"))
     emu.bind_host(BLUE_HOST, "aks-nod-prod-blue")
-    emu.seed(fixture("managed-cluster-blue.json"))
+    emu.seed([fixture("managed-cluster-blue.json"), app_seed(fixture("managed-cluster-blue.json")["id"])])
     fd = classic.front_doors.get(RG, "fd-nod-prod")
     for backend in fd.backend_pools[0].backends:
         backend.enabled_state = "Enabled" if backend.address == GREEN_HOST else "Disabled"

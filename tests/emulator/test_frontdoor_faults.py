@@ -14,7 +14,17 @@ from azure.monitor.querymetrics import MetricsClient
 
 from local.azure_emulator import AzureEmulator
 from local.clock import VirtualClock
-from tests.emulator.conftest import BLUE_HOST, CLASSIC_ID, GREEN_HOST, GROUP, PROFILE, RG, fixture, per_origin
+from tests.emulator.conftest import (
+    BLUE_HOST,
+    CLASSIC_ID,
+    GREEN_HOST,
+    GROUP,
+    PROFILE,
+    RG,
+    app_seed,
+    fixture,
+    per_origin,
+)
 
 ENABLE = AFDOriginUpdateParameters(enabled_state="Enabled")
 
@@ -30,7 +40,8 @@ def writes(emu: AzureEmulator) -> list[tuple[str, int, int | None]]:
 
 @pytest.fixture
 def classic_fd(emu: AzureEmulator) -> AzureEmulator:
-    emu.seed([fixture("front-door-classic.json"), fixture("managed-cluster-blue.json")])
+    blue = fixture("managed-cluster-blue.json")
+    emu.seed([fixture("front-door-classic.json"), blue, app_seed(blue["id"])])
     emu.bind_host(BLUE_HOST, "aks-nod-prod-blue")
     return emu
 

@@ -22,6 +22,7 @@ CELLS = [f"{phase}:{fault}" for phase in PHASES for fault in FAULTS]
 # One cell per phase, every fault at least once, the hardest where they hurt most.
 SLICE = [
     "clone:failed-operation",
+    "populate:kill-in-write",
     "upgrade:500x50",
     "verify:kill-in-write",
     "approval:kill-idle",

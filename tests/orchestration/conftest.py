@@ -8,6 +8,11 @@ it is about (`fail_operation`, `fail_activity`, `spike_from_minute`, ...), and t
 Front Door is the one stateful part, because the runbook's promise is about it: each origin has an
 enabled flag, a write leaves its group "not deployed" for `front_door.deploy_delay` (virtual time), and every
 write records which origins were enabled right after it, so a test can prove there never were none.
+Green's extensions and Flux configurations are the other: each copy is recorded (with which extensions
+were installed at that moment), answers not ready for a few checks (`configuration_checks`, or per name
+with `configuration(...)`), then installed and Compliant, Failed, or Non-Compliant for ever; once green
+is gone (`green_gone`, or its delete succeeded) every check answers NotFound. Secret references resolve
+through `secrets`, inside the fake, as the activities do: a value is never part of an answer.
 
 Failures come in the two shapes the activities produce: a permanent Azure error is *returned* as
 `ActivityFailure` (an `ErrorInfo` here); a temporary one is an exception the activity raised (any
@@ -30,8 +35,8 @@ from typing import Any
 
 import pytest
 
-from bluegreen import contract
-from bluegreen.config import Approval, Bake, SmokeProbe
+from bluegreen import contract, parity
+from bluegreen.config import DEFAULT_SYSTEM_NAMESPACES, Approval, Bake, SmokeProbe
 from local.clock import VirtualClock
 from local.functions_host.scripted import ActivityCall, ScriptedRun
 
@@ -57,11 +62,47 @@ SIX_POOLS = ("system", "user1", "user2", "user3", "user4", "user5")
 # Shorter than the 30-minute default: most tests only need the bake to exist; test_history runs the defaults.
 SHORT_BAKE = Bake(window_minutes=5)
 AUTO_APPROVAL = Approval(mode="auto")
+# What blue runs that green must run too (gitops): one extension, then one Flux configuration.
+EXTENSION, FLUX_CONFIGURATION = "flux", "web-config"
+PIPELINE_URL = "https://ci.nod.example.net/hooks/green-created"
+PIPELINE_SECRET = "appsetting:PIPELINE_KEY"
+PIPELINE_KEY = "pipeline-hmac-key-7f3e9a"  # the value behind PIPELINE_SECRET: never in any history
+PIPELINE_CALLER = "ci-bot@example.com"
 
 Kind = contract.OperationKind
 
 
 # ---- plans
+
+
+def gitops_workloads(**changes: Any) -> contract.WorkloadsPlan:
+    """Blue's applications come through Flux: its extension, then its Flux configuration, copied onto green."""
+    plan = contract.WorkloadsPlan(
+        mode="gitops",
+        timeout_minutes=30,
+        system_namespaces=list(DEFAULT_SYSTEM_NAMESPACES),
+        extensions=[EXTENSION],
+        flux_configurations=[FLUX_CONFIGURATION],
+    )
+    return plan.model_copy(update=changes)
+
+
+def pipeline_workloads(**changes: Any) -> contract.WorkloadsPlan:
+    """The team's pipeline deploys to green when told, and says so with green-ready."""
+    plan = contract.WorkloadsPlan(
+        mode="pipeline",
+        timeout_minutes=30,
+        system_namespaces=list(DEFAULT_SYSTEM_NAMESPACES),
+        pipeline_url=PIPELINE_URL,
+        pipeline_secret=PIPELINE_SECRET,
+    )
+    return plan.model_copy(update=changes)
+
+
+def no_workloads(**changes: Any) -> contract.WorkloadsPlan:
+    """A cluster without applications, by choice."""
+    plan = contract.WorkloadsPlan(mode="none", timeout_minutes=30, system_namespaces=list(DEFAULT_SYSTEM_NAMESPACES))
+    return plan.model_copy(update=changes)
 
 
 def make_plan(pools: tuple[str, ...] = TWO_POOLS, hops: tuple[str, ...] = HOPS, **settings: Any) -> contract.Plan:
@@ -76,6 +117,7 @@ def make_plan(pools: tuple[str, ...] = TWO_POOLS, hops: tuple[str, ...] = HOPS, 
         "after_rollback": "stop",
         "keep_failed_green": False,
         "switch_timeout_minutes": 30,
+        "workloads": gitops_workloads(),
     }
     return contract.Plan(
         run_id=RUN_ID,
@@ -182,6 +224,45 @@ class Operation:
         return self.ended == contract.OperationState.SUCCEEDED
 
 
+@dataclass
+class ConfigurationScript:
+    """How one extension or Flux configuration behaves once copied onto green.
+
+    It answers not ready (an extension `Creating`, a Flux configuration `Pending`) for its first `checks`
+    checks and until `delay` of virtual time has passed since its copy; then it is installed (Flux:
+    Compliant), unless it ends `failed` (provisioning Failed with that message) or stays `non_compliant`
+    for ever (provisioning Succeeded, compliance Non-Compliant, that message).
+    """
+
+    checks: int = 1
+    delay: timedelta = timedelta(0)
+    failed: str | None = None
+    non_compliant: str | None = None
+
+
+@dataclass
+class Copied:
+    """One configuration on green: when it was copied, and the protected settings' values the copy carried."""
+
+    kind: str
+    name: str
+    at: datetime
+    protected: dict[str, str]
+    script: ConfigurationScript
+    checks: int = 0
+
+
+@dataclass(frozen=True)
+class CopyRequest:
+    """One call of copy_configurations, and which of green's extensions were installed at that moment."""
+
+    at: datetime
+    kind: str
+    names: tuple[str, ...]
+    protected_settings: dict[str, dict[str, str]]
+    extensions_installed: tuple[str, ...]
+
+
 Hook = Callable[[Any], None]
 
 
@@ -206,6 +287,19 @@ class FakeAzure:
     _hooks: dict[str, list[tuple[int | None, Hook]]] = field(default_factory=dict)
     _outages: dict[str, list[tuple[datetime, datetime | None, contract.ErrorInfo]]] = field(default_factory=dict)
     _measured_minutes: int = 0
+    # populate (gitops): how copied configurations behave, what was asked, and what green holds
+    configuration_checks: int = 1  # checks that answer not ready before a configuration without a script is
+    # secret reference -> value, as Key Vault or the app settings hold them
+    secrets: dict[str, str] = field(default_factory=lambda: {PIPELINE_SECRET: PIPELINE_KEY})
+    green_gone: bool = False  # set: green no longer exists (also once its delete succeeded)
+    copy_requests: list[CopyRequest] = field(default_factory=list)
+    on_green: dict[tuple[str, str], Copied] = field(default_factory=dict)  # (kind, name) -> the copy
+    _configuration_scripts: dict[str, ConfigurationScript] = field(default_factory=dict)
+    # populate (pipeline)
+    notices: list[contract.PipelineNotice] = field(default_factory=list)
+    signed_with: list[str] = field(default_factory=list)  # the key each notice was signed with (never returned)
+    # verify: green against blue, reported whenever the verification names blue (`blue_id`)
+    parity: contract.ParityReport = field(default_factory=lambda: contract.ParityReport(compared=12))
 
     def __post_init__(self) -> None:
         self.front_door = FrontDoor(self.clock)
@@ -233,8 +327,25 @@ class FakeAzure:
         """Operations of `kind` answer InProgress `polls` times (instead of `polls_in_progress`)."""
         self._polls_by_kind[kind] = polls
 
+    def workloads(self, workloads: contract.WorkloadsPlan) -> None:
+        """How the applications reach green in this run (see gitops_workloads, pipeline_workloads, no_workloads)."""
+        self.settings(workloads=workloads)
+
+    def configuration(
+        self,
+        name: str,
+        checks: int | None = None,
+        delay: timedelta = timedelta(0),
+        failed: str | None = None,
+        non_compliant: str | None = None,
+    ) -> None:
+        """How the extension or Flux configuration `name` behaves once copied (see ConfigurationScript)."""
+        checks = self.configuration_checks if checks is None else checks
+        self._configuration_scripts[name] = ConfigurationScript(checks, delay, failed, non_compliant)
+
     def fail_activity(self, name: str, *faults: contract.ErrorInfo | Exception) -> None:
-        """The next calls of activity `name` fail, one fault per call (see the module docstring)."""
+        """The next calls of activity `name` fail, one fault per call (see the module docstring).
+        notify_pipeline: an ErrorInfo is the pipeline refusing (permanent), an Exception it being unreachable."""
         self._faults.setdefault(name, []).extend(faults)
 
     def outage(
@@ -333,10 +444,101 @@ class FakeAzure:
         return contract.GreenOrigins(hosts={GROUP: f"{GREEN_ORIGIN}.nod.example.net"})
 
     def verify_green(self, payload: Any) -> contract.VerificationReport:
+        """Passes after `verify_passes_after` failed tries, and only while parity with blue holds."""
         failed_so_far = self.calls["verify_green"] - 1
-        if self.verify_passes_after is not None and failed_so_far >= self.verify_passes_after:
-            return contract.VerificationReport(passed=True)
-        return contract.VerificationReport(problems=["deployment web: 0/3 available"], passed=False)
+        problems = []
+        if self.verify_passes_after is None or failed_so_far < self.verify_passes_after:
+            problems.append("deployment web: 0/3 available")
+        report_parity = self.parity if payload.get("blue_id") else None
+        if report_parity is not None:
+            problems += parity.describe(report_parity)
+        return contract.VerificationReport(parity=report_parity, problems=problems, passed=not problems)
+
+    # ---- populate
+
+    def green_is_gone(self) -> bool:
+        return self.green_gone or any(op.succeeded for op in self.started(Kind.DELETE, self.plan.green.cluster_id))
+
+    def extensions_installed(self) -> tuple[str, ...]:
+        """Green's extensions that a check would answer Succeeded for now."""
+        return tuple(
+            name
+            for (kind, name), copied in self.on_green.items()
+            if kind == "extensions" and self._ready(copied) and copied.script.failed is None
+        )
+
+    def copy_configurations(self, payload: Any) -> contract.ConfigurationsCopied | contract.ActivityFailure:
+        request = contract.CopyConfigurations.model_validate(payload)
+        now = self.clock.now()
+        self.copy_requests.append(
+            CopyRequest(
+                now,
+                request.kind,
+                tuple(request.names),
+                request.protected_settings,
+                self.extensions_installed(),
+            )
+        )
+        if self.green_is_gone():
+            return _failure("ResourceNotFound", f"{request.green_id} was not found")
+        started, existing = [], []
+        for name in request.names:
+            if (request.kind, name) in self.on_green:
+                existing.append(name)
+                continue
+            references = request.protected_settings.get(name, {})
+            unknown = [ref for ref in references.values() if ref not in self.secrets]
+            if unknown:
+                return _failure("SecretNotFound", f"cannot read {unknown[0]}")
+            protected = {key: self.secrets[ref] for key, ref in references.items()}  # used, never returned
+            script = self._configuration_scripts.get(name) or ConfigurationScript(checks=self.configuration_checks)
+            self.on_green[(request.kind, name)] = Copied(request.kind, name, now, protected, script)
+            started.append(name)
+        return contract.ConfigurationsCopied(started=started, existing=existing)
+
+    def check_configurations(self, payload: Any) -> contract.ConfigurationsState:
+        request = contract.ConfigurationsCheck.model_validate(payload)
+        return contract.ConfigurationsState(states=[self._state(request.kind, name) for name in request.names])
+
+    def _ready(self, copied: Copied) -> bool:
+        """Past its not-ready checks and its delay (what it is then depends on its script)."""
+        return copied.checks > copied.script.checks and self.clock.now() >= copied.at + copied.script.delay
+
+    def _state(self, kind: str, name: str) -> contract.ConfigurationState:
+        copied = self.on_green.get((kind, name))
+        if copied is None or self.green_is_gone():
+            return contract.ConfigurationState(name=name, provisioning_state="NotFound", message="not on the cluster")
+        copied.checks += 1
+        flux = kind == "flux_configurations"
+        script = copied.script
+        if not self._ready(copied):
+            if flux:
+                return contract.ConfigurationState(
+                    name=name, provisioning_state="Succeeded", compliance_state="Pending"
+                )
+            return contract.ConfigurationState(name=name, provisioning_state="Creating")
+        if script.failed is not None:
+            return contract.ConfigurationState(name=name, provisioning_state="Failed", message=script.failed)
+        if not flux:
+            return contract.ConfigurationState(name=name, provisioning_state="Succeeded")
+        if script.non_compliant is not None:
+            return contract.ConfigurationState(
+                name=name,
+                provisioning_state="Succeeded",
+                compliance_state="Non-Compliant",
+                message=script.non_compliant,
+            )
+        return contract.ConfigurationState(name=name, provisioning_state="Succeeded", compliance_state="Compliant")
+
+    def notify_pipeline(self, payload: Any) -> contract.PipelineNotified | contract.ActivityFailure:
+        notice = contract.PipelineNotice.model_validate(payload)
+        if notice.secret not in self.secrets:
+            return _failure("SecretNotFound", f"cannot read {notice.secret}")
+        self.notices.append(notice)
+        self.signed_with.append(self.secrets[notice.secret])
+        return contract.PipelineNotified(
+            status=202, callback_url=f"https://func-nod.example.net/api/upgrades/{notice.run_id}/green-ready"
+        )
 
     def measure_error_rate(self, payload: Any) -> contract.ErrorRate:
         if not any(origins[GREEN_ORIGIN] for origins in self.front_door.enabled.values()):
@@ -355,6 +557,11 @@ class FakeAzure:
 
     def started(self, kind: contract.OperationKind, cluster: str | None = None) -> list[Operation]:
         return [op for op in self.operations if op.kind == kind and cluster in (None, op.cluster_id)]
+
+
+def _failure(code: str, message: str) -> contract.ActivityFailure:
+    """A permanent Azure error, as an activity returns it."""
+    return contract.ActivityFailure(permanent_error=contract.ErrorInfo(code=code, message=message))
 
 
 # ---- the harness, watched
@@ -514,6 +721,15 @@ def assert_nothing_failed(harness: WatchedRun, may_fail: frozenset[str] = frozen
 
 def awaiting_approval(status: contract.RunStatus) -> bool:
     return status.awaiting == contract.Awaiting.APPROVAL
+
+
+def awaiting_green_ready(status: contract.RunStatus) -> bool:
+    return status.awaiting == contract.Awaiting.GREEN_READY
+
+
+def green_ready(ok: bool = True, detail: str | None = "deployed", **more: Any) -> contract.GreenReadyEvent:
+    """What the green-ready door raises for the team's pipeline."""
+    return contract.GreenReadyEvent(ok=ok, by=PIPELINE_CALLER, detail=detail, **more)
 
 
 def abort(reason: str = "change freeze", **more: Any) -> contract.AbortEvent:

@@ -83,6 +83,9 @@ ABORT_MOMENTS: dict[str, Moment] = {
     "(b) during a timer: the create's poll": lambda u, act: u.once_waiting(lambda s: s.phase == Phase.CLONE, act),
     "(c) between a verification's result and the pause's timer": after_a_failed_verification,
     "(c) between the create's start and its first poll timer": lambda u, act: u.after("start_green_create", act),
+    "(a) during an activity of the populate: a copy": lambda u, act: u.during("copy_configurations", act),
+    "(b) during a timer: the populate's poll": lambda u, act: u.once_waiting(lambda s: s.phase == Phase.POPULATE, act),
+    "(c) between the populate's copy and its first poll timer": lambda u, act: u.after("copy_configurations", act),
 }
 
 

@@ -18,6 +18,8 @@ from tests.orchestration.conftest import (
     BLUE_ID,
     BLUE_NAME,
     BLUE_ORIGIN,
+    EXTENSION,
+    FLUX_CONFIGURATION,
     GREEN_ID,
     GREEN_NAME,
     GREEN_ORIGIN,
@@ -49,9 +51,18 @@ from tests.orchestration.conftest import (
 pytestmark = pytest.mark.filterwarnings("ignore:Potential duplicate Task completion:UserWarning")
 
 Outcome, Phase = contract.Outcome, contract.Phase
-RUNBOOK_PHASES = [Phase.CLONE, Phase.UPGRADE, Phase.VERIFY, Phase.APPROVAL, Phase.SWITCH, Phase.BAKE, Phase.RETIRE]
+RUNBOOK_PHASES = [
+    Phase.CLONE,
+    Phase.POPULATE,
+    Phase.UPGRADE,
+    Phase.VERIFY,
+    Phase.APPROVAL,
+    Phase.SWITCH,
+    Phase.BAKE,
+    Phase.RETIRE,
+]
 # The polling reads repeat as often as the timing makes them; the order of everything else is the runbook.
-POLLS = {"check_cluster_operation", "read_traffic", "measure_error_rate"}
+POLLS = {"check_cluster_operation", "check_configurations", "read_traffic", "measure_error_rate"}
 
 
 def decisive_calls(upgrade: UpgradeRun) -> list[tuple]:
@@ -69,6 +80,8 @@ def decisive_calls(upgrade: UpgradeRun) -> list[tuple]:
             out.append((call.name, p["origin"], p["enabled"]))
         elif call.name in ("start_cluster_stop", "start_cluster_delete"):
             out.append((call.name, p["cluster_id"]))
+        elif call.name == "copy_configurations":
+            out.append((call.name, p["kind"], tuple(p["names"])))
         else:
             out.append((call.name,))
     return out
@@ -128,6 +141,8 @@ def test_happy_path_calls_azure_in_runbook_order(happy_path):
     assert decisive_calls(upgrade) == [
         ("resolve_run",),
         ("start_green_create",),
+        ("copy_configurations", "extensions", (EXTENSION,)),
+        ("copy_configurations", "flux_configurations", (FLUX_CONFIGURATION,)),
         *hops,
         ("prepare_green_origins",),
         ("verify_green",),
@@ -373,7 +388,9 @@ def test_verification_that_never_passes_fails_at_the_verify_timeout(upgrade):
     assert len(times) == 4 * 2 + 1  # every poll_seconds (30 s), both ends included
     (verifying,) = in_verify  # between two tries the status shows the last report
     assert verifying.phase == Phase.VERIFY and verifying.abortable
-    assert verifying.verification == contract.VerificationReport(problems=["deployment web: 0/3 available"])
+    assert verifying.verification == contract.VerificationReport(
+        parity=upgrade.azure.parity, problems=["deployment web: 0/3 available"]
+    )
     assert output.verification is not None and not output.verification.passed
     assert_green_removed(upgrade)
 

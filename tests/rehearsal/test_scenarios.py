@@ -17,6 +17,8 @@ EXPECTED = {
     "approval-timeout": "rejected",
     "upgrade-fails": "failed",
     "verify-fails": "failed",
+    "populate-fails": "failed",
+    "pipeline": "completed",
     "error-spike": "rolled_back",
 }
 
@@ -44,7 +46,7 @@ def test_scenario_reaches_its_outcome_with_an_origin_enabled_throughout(run_rehe
     assert live_cluster["powerState"]["code"] == "Running"
     if scenario in ("happy", "crash-resume", "error-spike"):
         _assert_traffic_always_had_an_origin(rehearsal)
-    contract = {"clone", "upgrade", "verify", "approval", "switch", "bake", "rollback", "retire"}
+    contract = {"clone", "populate", "upgrade", "verify", "approval", "switch", "bake", "rollback", "retire"}
     phases = [entry["phase"] for entry in report["timeline"]]
     assert phases[0] == "clone" and set(phases) <= contract, phases
 
@@ -56,7 +58,7 @@ def test_happy_path_moves_traffic_to_the_upgraded_green_and_stops_blue(run_rehea
     blue = _cluster(rehearsal, rehearsal.estate.blue_name)["properties"]
     assert blue["powerState"]["code"] == "Stopped"  # retire mode stop: kept, no compute charge
     phases = [entry["phase"] for entry in report["timeline"]]
-    for phase in ("clone", "upgrade", "verify", "approval", "switch", "bake", "retire"):
+    for phase in ("clone", "populate", "upgrade", "verify", "approval", "switch", "bake", "retire"):
         assert phase in phases
     assert report["rollback"] is None
     # The long waits run in sub-orchestrations: no single history re-read on every replay grows past 400.
@@ -132,3 +134,39 @@ def test_event_for_another_cluster_starts_nothing(run_rehearsal, tmp_path):
     report, _ = run_rehearsal(event_file=str(tmp_path / "other.json"))
     assert report["outcome"] == "not_started"
     assert "aks-other" in report["reason"]
+
+
+def _green_flux(rehearsal):
+    suffix = f"/managedClusters/{rehearsal.estate.green_name}/providers/Microsoft.KubernetesConfiguration/".lower()
+    return [b for b in rehearsal.emulator.resources() if suffix in b["id"].lower()]
+
+
+def test_happy_path_brings_blues_applications_to_green_through_flux_before_the_upgrade(run_rehearsal):
+    report, rehearsal = run_rehearsal(scenario="happy")
+    phases = [entry["phase"] for entry in report["timeline"]]
+    assert phases.index("populate") < phases.index("upgrade")
+    copied = {b["type"].rsplit("/", 1)[-1].lower(): b for b in _green_flux(rehearsal)}
+    assert set(copied) == {"extensions", "fluxconfigurations"}
+    assert copied["fluxconfigurations"]["properties"]["complianceState"] == "Compliant"
+    green_objects = rehearsal.emulator.kubernetes_objects(rehearsal.estate.green_name)
+    assert {o["metadata"]["name"] for o in green_objects if o["kind"] == "Deployment"} >= {"frontend", "api"}
+    verified = next(e["detail"] for e in report["timeline"] if e["detail"].startswith("green verified"))
+    assert "4 workload(s) running on green" in verified
+
+
+def test_a_flux_configuration_that_never_gets_compliant_fails_the_run_with_blue_live_and_green_gone(run_rehearsal):
+    report, rehearsal = run_rehearsal(scenario="populate-fails")
+    assert report["reason"].startswith("PopulateFailed:") and "authentication required" in report["reason"]
+    names = {b["name"] for b in rehearsal.emulator.resources() if "managedclusters" in b["type"].lower()}
+    assert rehearsal.estate.green_name not in names
+    assert not [e for e in rehearsal.emulator.requests() if is_front_door_write(e)]  # traffic never touched
+    assert report["live"]["cluster"] == rehearsal.estate.blue_name
+
+
+def test_the_teams_pipeline_gets_a_signed_notice_deploys_and_calls_green_ready(run_rehearsal):
+    report, rehearsal = run_rehearsal(scenario="pipeline")
+    assert report["outcome"] == "completed"
+    assert rehearsal.pipeline.refused == 0 and rehearsal.pipeline.notices == []  # one verified notice, acted on
+    details = [e["detail"] for e in report["timeline"]]
+    assert any(d.startswith("the pipeline deployed to green (deploy-pipeline@example.com)") for d in details)
+    assert _green_flux(rehearsal) == []  # the pipeline deployed: nothing was copied through Flux

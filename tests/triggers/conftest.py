@@ -71,6 +71,12 @@ class Stack:
         config = environment_config(self.estate, "create-at-target", approval=overrides.pop("approval", "auto"))
         environment = config["environment"][0]
         environment["approval"]["four_eyes"] = overrides.pop("four_eyes", False)
+        extra_settings = overrides.pop("app_settings", {})
+        # Changes to the seeded estate before the emulator starts: (resource type suffix, change) pairs.
+        for suffix, change in overrides.pop("estate_changes", []):
+            for resource in self.estate.resources:
+                if str(resource.get("type", "")).lower().endswith(suffix.lower()):
+                    change(resource)
         # Short runs: a 3-minute bake, blue kept (nothing to stop), frequent polls.
         environment.update(
             bake={"window_minutes": 3, "interval_minutes": 1, "max_error_rate": 0.5, "min_requests": 0},
@@ -91,14 +97,7 @@ class Stack:
         azure_settings.use_sleep(self.clock.sleep)
         azure_settings.reset_clients()  # settings point at this test's emulator
         forget_raised()
-        settings = {
-            "BLUEGREEN_AZURE_MODE": "emulated",
-            "BLUEGREEN_ARM_ENDPOINT": self.emulator.arm_endpoint,
-            "BLUEGREEN_METRICS_ENDPOINT": self.emulator.metrics_endpoint,
-            "BLUEGREEN_CA_BUNDLE": self.emulator.ca_bundle,
-            "BLUEGREEN_PROBE_BASE": f"{self.emulator.arm_endpoint}/_probe",
-            "BLUEGREEN_CONFIG": str(self.config_file),
-        }
+        settings = {**self.emulator.app_settings(), "BLUEGREEN_CONFIG": str(self.config_file), **extra_settings}
         self.host = LocalHost(app=str(ROOT / "function_app.py"), clock=self.clock, env=settings).start()
         self._lock = threading.Lock()
 
