@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from activities import bp
 from activities._activity import activity
-from bluegreen.lazy import azure, clusters, contract, errors
+from bluegreen.lazy import azure, clusters, contract, errors, green, secrets
 
 
 def _clusters() -> clusters.Clusters:
@@ -32,14 +32,23 @@ def start_green_create(request: contract.CreateGreen) -> contract.OperationHandl
     blue = aks.get(request.blue_id)
     if blue is None:
         raise errors.PermanentError("BlueNotFound", f"{request.blue_id} not found")
-    body = clusters.green_definition(
+    reference = request.overrides.service_principal_secret
+    # The secret is read here, put in the PUT body and nowhere else (never returned, logged or recorded).
+    secret = secrets.resolve(azure.clients(), reference) if reference else None
+    definition = green.define(
         blue,
         name=request.green_name,
         version=request.version,
         run_id=request.run_id,
         environment=request.environment,
         origin=request.origin,
+        overrides=request.overrides,
+        service_principal_secret=secret,
     )
+    blocked = [c for c in definition.checks if c.status == "block"]
+    if blocked:  # resolve refused these already: blue changed since (e.g. run command disabled meanwhile)
+        raise errors.PermanentError(blocked[0].name, blocked[0].detail)
+    body = definition.body
     return aks.start_create(request.green_id, body)
 
 

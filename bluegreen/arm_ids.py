@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 # The fixed head of every resource-group-scoped id: (position, keyword) after the leading slash.
 _KEYWORDS = ((0, "subscriptions"), (2, "resourcegroups"), (4, "providers"))
@@ -89,3 +90,41 @@ def same_resource(a: str, b: str) -> bool:
 
 def managed_cluster_id(subscription: str, resource_group: str, name: str) -> ResourceId:
     return ResourceId(subscription, resource_group, "Microsoft.ContainerService", (("managedClusters", name),))
+
+
+def retarget(value: str, old_id: str, new_id: str) -> str:
+    """`value` with `old_id` (the whole value, or its prefix) replaced by `new_id`; anything else unchanged.
+
+    How a copy made for green points where blue's original pointed at blue: a scope, a source, an alert's scope.
+    """
+    lowered, old = value.rstrip("/").lower(), old_id.rstrip("/").lower()
+    if lowered == old or lowered.startswith(old + "/"):
+        return new_id.rstrip("/") + value.rstrip("/")[len(old) :]
+    return value
+
+
+def retarget_all(body: Any, old_id: str, new_id: str) -> Any:
+    """`retarget` applied to every string in a JSON body."""
+    if isinstance(body, str):
+        return retarget(body, old_id, new_id)
+    if isinstance(body, list):
+        return [retarget_all(item, old_id, new_id) for item in body]
+    if isinstance(body, dict):
+        return {key: retarget_all(item, old_id, new_id) for key, item in body.items()}
+    return body
+
+
+def subscription_of(resource_id: str) -> str:
+    """The subscription of any id under one, extension resources included (`{scope}/providers/...`)."""
+    parts = resource_id.strip("/").split("/")
+    if len(parts) < 2 or parts[0].lower() != "subscriptions":
+        raise ValueError(f"{resource_id!r} is not under a subscription")
+    return parts[1]
+
+
+def twin_name(name: str, blue_name: str, green_name: str, limit: int = 64) -> str:
+    """Blue's resource name with blue's cluster name swapped for green's (or green's appended): readable, unique."""
+    lowered = name.lower()
+    at = lowered.find(blue_name.lower())
+    twin = name[:at] + green_name + name[at + len(blue_name) :] if at >= 0 else f"{name}-{green_name}"
+    return twin[:limit].rstrip("-_.")

@@ -15,6 +15,7 @@ from functools import cached_property
 from typing import Any
 
 from azure.core.credentials import AccessToken, TokenCredential
+from azure.core.pipeline.policies import SansIOHTTPPolicy
 from azure.core.pipeline.transport import RequestsTransport
 
 # SDK-level retries for throttling and transient 5xx (honours Retry-After). Kept short: the
@@ -98,11 +99,31 @@ def use_sleep(sleep: Callable[[float], None] | None) -> None:
     reset_clients()
 
 
-class AzureClients:
-    """SDK clients per subscription, made once and reused across activity invocations (warm starts)."""
+class ReadOnly(SansIOHTTPPolicy):
+    """Refuses every request that is not a read, before it leaves: how `plan` guarantees it never writes."""
 
-    def __init__(self, settings: AzureSettings, credential: TokenCredential | None = None) -> None:
+    def on_request(self, request: Any) -> None:
+        method = request.http_request.method.upper()
+        if method not in ("GET", "HEAD"):
+            url = request.http_request.url.split("?", 1)[0]
+            raise WriteRefused(f"read-only clients refuse {method} {url}")
+
+
+class WriteRefused(RuntimeError):
+    pass
+
+
+class AzureClients:
+    """SDK clients per subscription, made once and reused across activity invocations (warm starts).
+
+    `read_only`: every client refuses writes (ReadOnly), for the plan's reads of real Azure.
+    """
+
+    def __init__(
+        self, settings: AzureSettings, credential: TokenCredential | None = None, *, read_only: bool = False
+    ) -> None:
         self.settings = settings
+        self.read_only = read_only
         self._credential = credential
         self._lock = threading.Lock()
         self._cache: dict[tuple[str, str], Any] = {}
@@ -119,6 +140,8 @@ class AzureClients:
 
     def _client_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = dict(SDK_RETRY)
+        if self.read_only:
+            kwargs["per_call_policies"] = [ReadOnly()]
         transport_kwargs: dict[str, Any] = {}
         if self.settings.ca_bundle:
             transport_kwargs["connection_verify"] = self.settings.ca_bundle
@@ -165,6 +188,36 @@ class AzureClients:
         from azure.mgmt.kubernetesconfiguration import SourceControlConfigurationClient
 
         return self._arm(SourceControlConfigurationClient, subscription)
+
+    def authorization(self, subscription: str) -> Any:
+        from azure.mgmt.authorization import AuthorizationManagementClient
+
+        return self._arm(AuthorizationManagementClient, subscription)
+
+    def identities(self, subscription: str) -> Any:
+        from azure.mgmt.msi import ManagedServiceIdentityClient
+
+        return self._arm(ManagedServiceIdentityClient, subscription)
+
+    def eventgrid(self, subscription: str) -> Any:
+        from azure.mgmt.eventgrid import EventGridManagementClient
+
+        return self._arm(EventGridManagementClient, subscription)
+
+    def monitor(self, subscription: str) -> Any:
+        from azure.mgmt.monitor import MonitorManagementClient
+
+        return self._arm(MonitorManagementClient, subscription)
+
+    def network(self, subscription: str) -> Any:
+        from azure.mgmt.network import NetworkManagementClient
+
+        return self._arm(NetworkManagementClient, subscription)
+
+    def compute(self, subscription: str) -> Any:
+        from azure.mgmt.compute import ComputeManagementClient
+
+        return self._arm(ComputeManagementClient, subscription)
 
     def secrets(self, vault_url: str) -> Any:
         """A Key Vault SecretClient for `https://{vault}.vault.azure.net` (or the emulated one)."""

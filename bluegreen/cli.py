@@ -1,4 +1,4 @@
-"""Command line: `emulator`, `serve`, `simulate`. The offline stack is imported only when asked for."""
+"""Command line: `emulator`, `serve`, `plan`, `simulate`. The offline stack is imported only when asked for."""
 
 from __future__ import annotations
 
@@ -25,6 +25,12 @@ def _simulate(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _plan(args: argparse.Namespace) -> int:
+    from bluegreen.plan_command import run
+
+    return run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bluegreen", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -45,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--clock", choices=["real", "virtual"], default="real")
     serve.add_argument("--seed", action="append", default=[], metavar="FILE", help="seed the emulated Azure")
     serve.set_defaults(handler=_serve)
+
+    plan = commands.add_parser("plan", help="show what a run would do, without writing anything")
+    from bluegreen.plan_command import add_arguments
+
+    add_arguments(plan)
+    plan.set_defaults(handler=_plan)
 
     simulate = commands.add_parser("simulate", help="rehearse a blue/green upgrade on the emulated Azure")
     simulate.set_defaults(handler=_simulate)

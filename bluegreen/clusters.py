@@ -1,4 +1,4 @@
-"""AKS clusters: read blue, define green from it, and start creates, upgrades, stops and deletes.
+"""AKS clusters: read them, and start creates, upgrades, stops and deletes (green's definition: bluegreen/green.py).
 
 Upgrades are PUTs of the cluster (there is no upgrade call in the API): the control plane by a
 new `kubernetesVersion`, then each node pool by a new `orchestratorVersion` on its agent pool.
@@ -6,7 +6,6 @@ new `kubernetesVersion`, then each node pool by a new `orchestratorVersion` on i
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
@@ -23,51 +22,6 @@ from bluegreen.errors import classify
 RUN_TAG = "bluegreen-run"
 ENVIRONMENT_TAG = "bluegreen-environment"
 ORIGIN_TAG = "bluegreen-origin"
-
-
-def green_definition(
-    blue: dict[str, Any], *, name: str, version: str, run_id: str, environment: str, origin: str
-) -> dict[str, Any]:
-    """Green's ARM PUT body: every writable setting of blue, with what must differ changed or dropped.
-
-    Changed: name-derived `dnsPrefix` (immutable once created), versions, and this run's tags (run,
-    environment, and the Front Door origin green will serve).
-    Dropped: read-only fields (the SDK model knows which), the node resource group (must be new;
-    AKS names one), an AKS-managed kubelet identity living in blue's node resource group,
-    node image versions and snapshot sources (AKS picks the image for the new version).
-    """
-    body = ManagedCluster(copy.deepcopy(blue)).as_dict(exclude_readonly=True)
-    props = body.setdefault("properties", {})
-    blue_node_rg = str(blue.get("properties", {}).get("nodeResourceGroup") or "")
-
-    props["kubernetesVersion"] = version
-    props["dnsPrefix"] = _dns_prefix(name)
-    props.pop("nodeResourceGroup", None)
-    kubelet = (props.get("identityProfile") or {}).get("kubeletidentity")
-    if (
-        kubelet
-        and blue_node_rg
-        and f"/resourcegroups/{blue_node_rg.lower()}/" in str(kubelet.get("resourceId", "")).lower()
-    ):
-        props["identityProfile"].pop("kubeletidentity")
-        if not props["identityProfile"]:
-            props.pop("identityProfile")
-    if (props.get("servicePrincipalProfile") or {}).get("clientId") == "msi":
-        props.pop("servicePrincipalProfile")  # a managed-identity cluster; the CLI drops it too
-    for pool in props.get("agentPoolProfiles") or []:
-        pool["orchestratorVersion"] = version
-        for dropped in ("nodeImageVersion", "creationData", "powerState"):
-            pool.pop(dropped, None)
-    tags = dict(body.get("tags") or {})
-    tags.update({RUN_TAG: run_id, ENVIRONMENT_TAG: environment, ORIGIN_TAG: origin})
-    body["tags"] = tags
-    return body
-
-
-def _dns_prefix(name: str) -> str:
-    # dnsPrefix: 1-54 alphanumerics and hyphens, starting and ending alphanumeric.
-    cleaned = "".join(c if c.isalnum() or c == "-" else "-" for c in name)[:54]
-    return cleaned.strip("-") or "aks"
 
 
 def summarize(body: dict[str, Any]) -> ClusterSummary:
@@ -143,6 +97,9 @@ class Clusters:
             raise classify(ResourceNotFoundError(f"cluster {cluster_id} not found"))
         body = ManagedCluster(current).as_dict(exclude_readonly=True)
         body["properties"]["kubernetesVersion"] = version
+        # Re-PUTting what a GET gave: the CLI drops the service principal profile, whose secret a GET never
+        # returns (azure-cli aks_upgrade; azure-more.md (b)). Left out, AKS keeps the cluster's own.
+        body["properties"].pop("servicePrincipalProfile", None)
         for pool in body["properties"].get("agentPoolProfiles") or []:
             pool.pop("nodeImageVersion", None)
         return operations.start(ops.begin_create_or_update, rid.resource_group, rid.name, ManagedCluster(body))

@@ -37,6 +37,38 @@ def _arm_id(value: str) -> str:
     return value
 
 
+# A secret's source: a Key Vault secret (read with the Function App's identity) or an app setting.
+_KEY_VAULT_SECRET = re.compile(
+    r"https://[a-z0-9-]{3,24}\.vault\.azure\.net/secrets/[A-Za-z0-9-]{1,127}(/[0-9a-f]{32})?"
+)
+_APP_SETTING = re.compile(r"appsetting:[A-Za-z_][A-Za-z0-9_]{0,127}")
+# Namespaces AKS and its add-ons own: parity with blue ignores them (their content differs by design).
+DEFAULT_SYSTEM_NAMESPACES = (
+    "kube-system",
+    "kube-public",
+    "kube-node-lease",
+    "default",
+    "gatekeeper-system",
+    "flux-system",
+    "app-routing-system",
+    "calico-system",
+    "tigera-operator",
+    "aks-command",
+)
+
+
+def _secret_ref(value: str) -> str:
+    if not (_KEY_VAULT_SECRET.fullmatch(value) or _APP_SETTING.fullmatch(value)):
+        raise ValueError(
+            "a secret reference is a Key Vault secret URI (https://VAULT.vault.azure.net/secrets/NAME[/VERSION]) "
+            "or appsetting:NAME"
+        )
+    return value
+
+
+SecretRef = Annotated[str, AfterValidator(_secret_ref)]
+
+
 class Clusters(_Model):
     """The two clusters that alternate as the live one (`names`), or the live cluster's id (`live_id`), in
     which case each run's new cluster gets a name derived from the environment and the run."""
@@ -45,6 +77,25 @@ class Clusters(_Model):
     resource_group: str | None = None
     names: list[str] | None = Field(None, description="the two cluster names, in the order of front_door.origins")
     live_id: str | None = Field(None, description="the cluster live when the environment was configured")
+    # Where blue's own value cannot be green's (bluegreen/green.py says why for each).
+    green_subnet: str | None = Field(None, description="subnet id for green's pools (kubenet, or a full subnet)")
+    service_principal_secret: SecretRef | None = Field(
+        None, description="a service-principal blue: where green's client secret comes from (never returned by ARM)"
+    )
+    green_outbound_ips: list[str] = Field(default_factory=list, description="public IP ids green egresses from")
+    green_outbound_ip_prefixes: list[str] = Field(default_factory=list, description="public IP prefix ids, likewise")
+
+    @field_validator("green_outbound_ips", "green_outbound_ip_prefixes")
+    @classmethod
+    def _ids(cls, values: list[str]) -> list[str]:
+        return [_arm_id(v) for v in values]
+
+    @field_validator("green_subnet")
+    @classmethod
+    def _subnet(cls, value: str | None) -> str | None:
+        if value is not None and "/subnets/" not in _arm_id(value).lower():
+            raise ValueError("must be a Microsoft.Network/virtualNetworks/subnets id")
+        return value
 
     @model_validator(mode="after")
     def _one_form(self) -> Clusters:
@@ -144,38 +195,6 @@ class Switch(_Model):
     timeout_minutes: int = Field(
         30, ge=1, le=24 * 60, description="how long Front Door may take to report a traffic change deployed"
     )
-
-
-# A secret's source: a Key Vault secret (read with the Function App's identity) or an app setting.
-_KEY_VAULT_SECRET = re.compile(
-    r"https://[a-z0-9-]{3,24}\.vault\.azure\.net/secrets/[A-Za-z0-9-]{1,127}(/[0-9a-f]{32})?"
-)
-_APP_SETTING = re.compile(r"appsetting:[A-Za-z_][A-Za-z0-9_]{0,127}")
-# Namespaces AKS and its add-ons own: parity with blue ignores them (their content differs by design).
-DEFAULT_SYSTEM_NAMESPACES = (
-    "kube-system",
-    "kube-public",
-    "kube-node-lease",
-    "default",
-    "gatekeeper-system",
-    "flux-system",
-    "app-routing-system",
-    "calico-system",
-    "tigera-operator",
-    "aks-command",
-)
-
-
-def _secret_ref(value: str) -> str:
-    if not (_KEY_VAULT_SECRET.fullmatch(value) or _APP_SETTING.fullmatch(value)):
-        raise ValueError(
-            "a secret reference is a Key Vault secret URI (https://VAULT.vault.azure.net/secrets/NAME[/VERSION]) "
-            "or appsetting:NAME"
-        )
-    return value
-
-
-SecretRef = Annotated[str, AfterValidator(_secret_ref)]
 
 
 class Pipeline(_Model):

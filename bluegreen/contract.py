@@ -150,11 +150,21 @@ class LiveCluster(Contract):
     pools: list[str]
 
 
+class GreenOverrides(Contract):
+    """What green takes from the configuration where blue's own value cannot be used (see bluegreen/green.py)."""
+
+    service_principal_secret: str | None = None  # a secret reference (a service-principal blue)
+    subnet_id: str | None = None  # clusters.green_subnet
+    outbound_ips: list[str] = []  # public IP ids green's load balancer egresses from
+    outbound_ip_prefixes: list[str] = []
+
+
 class NewCluster(Contract):
     """Green: the cluster this run creates in the idle slot."""
 
     cluster_id: str
     name: str
+    overrides: GreenOverrides = GreenOverrides()
 
 
 class OriginPair(Contract):
@@ -186,6 +196,80 @@ class WorkloadsPlan(Contract):
     pipeline_callers: list[str] = []
 
 
+class Check(Contract):
+    """A pre-check of the plan: `block` stops the run before anything is written."""
+
+    name: str
+    status: Literal["ok", "warn", "block"]
+    detail: str
+
+
+class DefinitionChange(Contract):
+    """One top-level setting of green's definition against blue's: what the plan shows an operator."""
+
+    field: str
+    change: Literal["carried", "changed", "dropped"]
+    reason: str
+    blue: JsonValue = None
+    green: JsonValue = None
+
+
+class GrantToCopy(Contract):
+    """A role assignment one of blue's identities holds, that the identity replacing it on green needs too."""
+
+    identity: str  # which of green's identities: kubelet | cluster | addon:<name>
+    role_definition_id: str
+    scope: str  # blue's scope, or green itself where blue's grant was on blue
+    blue_principal: str
+    blue_assignment: str  # the role assignment copied (its id)
+    condition: str | None = None  # an ABAC condition is copied with its grant, never dropped
+    condition_version: str | None = None
+
+
+class FederationToCopy(Contract):
+    """A federated credential of a user-assigned identity on blue's OIDC issuer: green's issuer needs a twin."""
+
+    identity_id: str
+    name: str
+    subject: str
+    audiences: list[str]
+    twin_name: str
+
+
+class WiringToCopy(Contract):
+    """Cluster-bound Azure wiring of blue (Event Grid, alerts, diagnostic settings) that green gets a twin of."""
+
+    kind: Literal["system_topic", "metric_alert", "activity_log_alert", "diagnostic_setting"]
+    source_id: str
+    twin_name: str
+    subscriptions: list[str] = []  # a system topic's event subscriptions (names), copied with it
+
+
+class Inheritance(Contract):
+    """What green inherits beyond its own definition, decided at the start of the run."""
+
+    grants: list[GrantToCopy] = []
+    federations: list[FederationToCopy] = []
+    wiring: list[WiringToCopy] = []
+
+
+class Inherited(Contract):
+    """Something the run created for green (or found already there), to be removed with green."""
+
+    kind: Literal[
+        "role_assignment",
+        "federated_credential",
+        "system_topic",
+        "event_subscription",
+        "metric_alert",
+        "activity_log_alert",
+        "diagnostic_setting",
+    ]
+    id: str
+    twin_of: str | None = None
+    removed: bool = False  # removed again with green
+
+
 class RunSettings(Contract):
     poll_seconds: int
     verify_timeout_minutes: int
@@ -213,6 +297,35 @@ class Plan(Contract):
     green: NewCluster
     traffic: TrafficPlan
     settings: RunSettings
+    inheritance: Inheritance = Inheritance()
+    checks: list[Check] = []
+
+
+class PlannedWrite(Contract):
+    """One ARM write the run will make, as `plan` lists them."""
+
+    method: Literal["PUT", "PATCH", "POST", "DELETE"]
+    resource: str
+    why: str
+
+
+class PlanReport(Contract):
+    """What a run would do, shown before anything is written (`python -m bluegreen plan`, GET .../plan)."""
+
+    environment: str
+    ok: bool  # no check blocks
+    strategy: Strategy
+    live_origin: str
+    blue: LiveCluster
+    green: NewCluster
+    target_version: str
+    clone_version: str
+    upgrade_path: list[str]
+    version_path: list[str]
+    definition: list[DefinitionChange]
+    inheritance: Inheritance
+    checks: list[Check]
+    writes: list[PlannedWrite]
 
 
 # ---- cluster operations (a start activity, then checks on durable timers)
@@ -226,6 +339,7 @@ class CreateGreen(Contract):
     green_name: str
     version: str
     origin: str  # the origin (first group) that will serve green: recorded in its tags
+    overrides: GreenOverrides = GreenOverrides()
 
 
 class ClusterTarget(Contract):
@@ -285,6 +399,27 @@ class OperationResult(Contract):
     succeeded: bool
     error: ErrorInfo | None = None
     polls: int = 0
+
+
+# ---- green's wiring: grants, federated credentials, Event Grid, alerts, diagnostic settings
+
+
+class WireGreen(Contract):
+    blue_id: str
+    green_id: str
+    run_id: str
+    inheritance: Inheritance
+
+
+class Wired(Contract):
+    created: list[Inherited]
+
+
+class Unwired(Contract):
+    """What was removed of a cluster's wiring before the cluster is deleted (its grants, credentials, twins)."""
+
+    removed: list[str]
+    failed: list[str] = []  # ids that could not be removed, with why: "id: code"
 
 
 # ---- populate: the applications reach green
@@ -719,3 +854,4 @@ class RunOutput(Contract):
     blue: ClusterVersion | None = None
     green: ClusterVersion | None = None  # the new cluster, if one was created
     left_behind: list[LeftBehind] = []  # every cluster of the run still there at the end, and why
+    inherited: list[Inherited] = []  # what the run created for green (grants, credentials, wiring), by id

@@ -42,6 +42,8 @@ if TYPE_CHECKING:
         contract,
         decisions,
         errors,
+        green,
+        inheritance,
         metrics,
         parity,
         pipeline,
@@ -51,6 +53,7 @@ if TYPE_CHECKING:
         traffic,
         verification,
         versions,
+        wiring,
         workloads,
     )
 else:
@@ -60,11 +63,14 @@ else:
     contract = lazy_import("bluegreen.contract")
     decisions = lazy_import("bluegreen.decisions")
     errors = lazy_import("bluegreen.errors")
+    green = lazy_import("bluegreen.green")
+    inheritance = lazy_import("bluegreen.inheritance")
     metrics = lazy_import("bluegreen.metrics")
     parity = lazy_import("bluegreen.parity")
     pipeline = lazy_import("bluegreen.pipeline")
     planning = lazy_import("bluegreen.planning")
     routing = lazy_import("bluegreen.routing")
+    wiring = lazy_import("bluegreen.wiring")
     traffic = lazy_import("bluegreen.traffic")
     secrets = lazy_import("bluegreen.secrets")
     verification = lazy_import("bluegreen.verification")
@@ -78,6 +84,8 @@ __all__ = [
     "contract",
     "decisions",
     "errors",
+    "green",
+    "inheritance",
     "lazy_import",
     "metrics",
     "parity",
@@ -88,5 +96,6 @@ __all__ = [
     "traffic",
     "verification",
     "versions",
+    "wiring",
     "workloads",
 ]

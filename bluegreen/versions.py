@@ -75,20 +75,81 @@ class Catalogue:
     def offers(self, version: Version, *, allow_preview: bool) -> bool:
         return version in self.patches(version.minor_key, allow_preview=allow_preview)
 
+    def minors(self, *, allow_preview: bool) -> list[tuple[int, int]]:
+        return sorted({o.version.minor_key for o in self._offered if allow_preview or not o.preview})
+
+    def describe(self, *, allow_preview: bool) -> str:
+        """What the region offers, one minor at a time: `1.32 (1.32.7, 1.32.9), 1.33 (...)`."""
+        parts = []
+        for minor in self.minors(allow_preview=allow_preview):
+            patches = ", ".join(str(v) for v in self.patches(minor, allow_preview=allow_preview))
+            parts.append(f"{minor[0]}.{minor[1]} ({patches})")
+        return ", ".join(parts) or "nothing"
+
 
 def choose_target(requested: str | None, catalogue: Catalogue, *, allow_preview: bool = False) -> Version:
     """`latest` (or nothing) = the newest GA minor's latest patch; `1.33` = that minor's latest patch."""
     if requested in (None, "", "latest"):
         return catalogue.newest(allow_preview=allow_preview)
     wanted = Version.parse(requested)
+    offered = f"; it offers {catalogue.describe(allow_preview=allow_preview)}"
     if wanted.patch is None:
         found = catalogue.latest_of_minor(wanted.minor_key, allow_preview=allow_preview)
         if found is None:
-            raise PermanentError("VersionNotOffered", f"the region offers no {_ga(allow_preview)}version of {wanted}")
+            raise PermanentError(
+                "VersionNotOffered", f"the region offers no {_ga(allow_preview)}version of {wanted}{offered}"
+            )
         return found
     if not catalogue.offers(wanted, allow_preview=allow_preview):
-        raise PermanentError("VersionNotOffered", f"the region does not offer {_ga(allow_preview)}version {wanted}")
+        raise PermanentError(
+            "VersionNotOffered", f"the region does not offer {_ga(allow_preview)}version {wanted}{offered}"
+        )
     return wanted
+
+
+@dataclass(frozen=True)
+class VersionPlan:
+    clone: Version  # what green is created at
+    hops: list[Version]  # green's upgrades after the create, one minor each (empty: created at the target)
+    path: list[Version]  # from blue to the target, as an operator reads it
+
+
+def plan_versions(
+    blue: Version, target: Version, catalogue: Catalogue, *, create_at_target: bool, allow_preview: bool = False
+) -> VersionPlan:
+    """Where green starts, and its hops to the target.
+
+    AKS creates clusters at any version the region offers (not at an exact patch it no longer offers),
+    and an upgrade moves one minor at a time (azure-more.md (a)). So green is created at the newest
+    offered patch of blue's minor; when blue's minor is no longer offered (blue is out of support), at the
+    lowest offered minor, from where it hops; with create-at-target, at the target in one create.
+    """
+    if blue.major != target.major:
+        raise PermanentError("UnsupportedUpgrade", f"cannot upgrade across major versions ({blue} -> {target})")
+    if (target.minor, target.patch or 0) < (blue.minor, blue.patch or 0):
+        raise PermanentError(
+            "DowngradeNotAllowed",
+            f"target {target} is older than the live cluster's {blue}; the region offers "
+            f"{catalogue.describe(allow_preview=allow_preview)}",
+        )
+    if target == blue:
+        raise PermanentError("AlreadyAtTarget", f"the live cluster already runs {target}")
+    if create_at_target:
+        return VersionPlan(clone=target, hops=[], path=[target])
+    clone = catalogue.latest_of_minor(blue.minor_key, allow_preview=allow_preview)
+    if clone is None:
+        lowest = next((m for m in catalogue.minors(allow_preview=allow_preview) if m >= blue.minor_key), None)
+        if lowest is None or lowest > target.minor_key:
+            clone = target
+        else:
+            clone = catalogue.latest_of_minor(lowest, allow_preview=allow_preview)
+            assert clone is not None
+    if (clone.minor, clone.patch or 0) > (target.minor, target.patch or 0):
+        clone = target  # the newest patch of blue's minor is past the target patch: create at the target
+    hops = upgrade_path(clone, target, catalogue, allow_preview=allow_preview)
+    # The minors an operator sees passed: a create at a newer patch of blue's own minor is not one of them.
+    path = hops if clone.minor_key == blue.minor_key else [clone, *hops] if clone != target else [target]
+    return VersionPlan(clone=clone, hops=hops, path=path)
 
 
 def upgrade_path(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Literal
 
+from activities.inherit import unwire_cluster
 from bluegreen.arm_ids import ResourceId
 from bluegreen.lazy import contract
 from orchestrators.run import Run, Step, StepFailed, iso
@@ -59,6 +60,8 @@ def settle(
         return
     kind = contract.OperationKind.STOP if mode == "stop" else contract.OperationKind.DELETE
     only_if_run = plan.run_id if role == "green" else None
+    if mode == "delete":
+        yield from unwire(run, cluster_id, role, only_if_run)
     give_up = run.now + timedelta(minutes=CLEANUP_PATIENCE_MINUTES)
     wait = float(CLEANUP_FIRST_WAIT_SECONDS)
     verb = "stop" if mode == "stop" else "delete"
@@ -90,6 +93,24 @@ def settle(
         run.note(f"{name} stopped: {why}")
     else:
         run.note(done or f"{name} deleted")
+
+
+def unwire(run: Run, cluster_id: str, role: Role, only_if_run: str | None) -> Step:
+    """Before a cluster is deleted: its grants, federated credentials and wiring go first (they would dangle)."""
+    name = ResourceId.parse(cluster_id).name
+    try:
+        unwired = yield from run.call(
+            unwire_cluster, contract.ClusterTarget(cluster_id=cluster_id, only_if_run=only_if_run)
+        )
+    except StepFailed as failure:
+        run.note(f"could not remove what is bound to {name} ({failure.reason}); deleting it anyway")
+        return
+    removed = {i.lower() for i in unwired.removed}
+    run.inherited = [i.model_copy(update={"removed": True}) if i.id.lower() in removed else i for i in run.inherited]
+    if unwired.removed:
+        run.note(f"removed {len(unwired.removed)} grant(s), credential(s) and wiring bound to {role} ({name})")
+    if unwired.failed:
+        run.note(f"could not remove from {name}: {'; '.join(unwired.failed)}")
 
 
 def remove_green(run: Run, plan: contract.Plan) -> Step:

@@ -125,6 +125,7 @@ class Run:
         self.can_resolve_manually = False
         self.abort: contract.AbortEvent | None = None
         self.left_behind: list[contract.LeftBehind] = []
+        self.inherited: list[contract.Inherited] = []  # what the run created for green, by id
         self.green_created = False
         self.poll_seconds = 30
         self.outstanding: list[Any] = []  # sub-orchestrations that lost a race: awaited before the end
@@ -209,6 +210,7 @@ class Run:
             approval=self.approval,
             rollback=self.rollback,
             left_behind=self.left_behind,
+            inherited=self.inherited,
         )
         if plan is not None:
             green_live = outcome == contract.Outcome.COMPLETED

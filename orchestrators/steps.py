@@ -7,8 +7,10 @@ are in orchestrators/traffic.py, what becomes of the clusters in orchestrators/c
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 
+from activities.inherit import wire_green
 from activities.verify import prepare_green_origins, verify_green
 from bluegreen.lazy import contract
 from orchestrators.events import ABORT_EVENT, APPROVAL_EVENT
@@ -33,6 +35,7 @@ def clone(run: Run, plan: contract.Plan) -> Step:
         green_name=green.name,
         version=plan.clone_version,
         origin=plan.traffic.groups[0].green,
+        overrides=plan.green.overrides,
     )
     run.green_created = True  # from here on, a failure removes green (deleting a missing cluster is a no-op)
     try:
@@ -42,6 +45,21 @@ def clone(run: Run, plan: contract.Plan) -> Step:
             run.green_created = False  # nothing of this run's is in the slot: there is nothing to remove
         raise
     run.note(f"{green.name} created at {plan.clone_version}")
+    yield from wire(run, plan)
+
+
+def wire(run: Run, plan: contract.Plan) -> Step:
+    """Green gets what blue's identities and wiring have: grants, federated credentials, Event Grid, alerts."""
+    inheritance = plan.inheritance
+    if not (inheritance.grants or inheritance.federations or inheritance.wiring):
+        return
+    request = contract.WireGreen(
+        blue_id=plan.blue.cluster_id, green_id=plan.green.cluster_id, run_id=plan.run_id, inheritance=inheritance
+    )
+    wired = yield from run.call(wire_green, request)
+    run.inherited = list(wired.created)
+    counts = Counter(item.kind.replace("_", " ") for item in wired.created)
+    run.note("green inherits " + ", ".join(f"{n} {kind}(s)" for kind, n in sorted(counts.items())))
 
 
 def upgrade(run: Run, plan: contract.Plan) -> Step:

@@ -5,6 +5,7 @@ Deciding on a run (approve, reject, roll back, abort, resolve by hand) is in tri
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
-from bluegreen.lazy import contract
+from bluegreen.lazy import azure, config, contract, errors, planning
 from triggers import decisions
 from triggers.http_common import (
     ApiError,
@@ -100,10 +101,13 @@ async def start_upgrade(req: func.HttpRequest, client: df.DurableOrchestrationCl
     env = environments_config().get(body.environment)
     if env is None:
         raise ApiError(404, "UnknownEnvironment", f"no environment named {body.environment!r} is configured")
+    strategy = contract.Strategy(body.strategy) if body.strategy else None
+    if body.target_version not in (None, "latest"):
+        await refuse_unreachable_target(env, body.target_version, strategy)
     request = contract.RunRequest(
         environment=env.name,
         target_version=body.target_version,
-        strategy=contract.Strategy(body.strategy) if body.strategy else None,
+        strategy=strategy,
         reason=body.reason or f"requested by {caller.name}",
         started_by=caller.name,
         trigger=contract.RunTrigger(kind="http"),
@@ -122,6 +126,19 @@ async def start_upgrade(req: func.HttpRequest, client: df.DurableOrchestrationCl
     location = run_url(req, result.instance_id)
     payload = {"runId": result.instance_id, "environment": env.name, "statusUrl": location}
     return json_response(payload, 202, headers={"Location": location})
+
+
+async def refuse_unreachable_target(env: config.Environment, version: str, strategy: contract.Strategy | None) -> None:
+    """400, with the versions the region offers, before a run starts for a target it cannot reach.
+
+    Read from Azure off the worker's event loop. Only the version's verdict is given here: anything else
+    (Azure unavailable, a split Front Door) is the run's resolve phase to report, with its retries.
+    """
+    try:
+        await asyncio.to_thread(planning.check_target, azure.clients(), env, version, strategy)
+    except errors.BlueGreenError as exc:
+        if exc.code in planning.VERSION_REFUSALS:
+            raise ApiError(400, exc.code, exc.message) from None
 
 
 def run_url(req: func.HttpRequest, run_id: str) -> str:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bluegreen.arm_ids import ResourceId
 
@@ -31,18 +31,31 @@ class _Body(BaseModel):
 # ---- the operator API
 
 
+def version_or_latest(value: str | None) -> str | None:
+    if value is None or value == "latest" or _VERSION.fullmatch(value):
+        return value
+    raise ValueError("must be 'latest', MAJOR.MINOR or MAJOR.MINOR.PATCH")
+
+
+TargetVersion = Annotated[str | None, AfterValidator(version_or_latest)]
+
+
+class _Query(_Body):
+    """Query parameters: unknown ones are refused by name, except the function key (checked by the host)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ignore_function_key(cls, params: Any) -> Any:
+        if not isinstance(params, dict):
+            return params
+        return {k: v for k, v in params.items() if not (isinstance(k, str) and k.lower() == FUNCTION_KEY_PARAMETER)}
+
+
 class StartUpgrade(_Body):
     environment: str = Field(min_length=1, max_length=64)
-    target_version: str | None = Field(None, alias="targetVersion", max_length=32)
+    target_version: TargetVersion = Field(None, alias="targetVersion", max_length=32)
     strategy: Literal["clone-then-upgrade", "create-at-target"] | None = None
     reason: str | None = Field(None, max_length=500)
-
-    @field_validator("target_version")
-    @classmethod
-    def _version(cls, value: str | None) -> str | None:
-        if value is None or value == "latest" or _VERSION.fullmatch(value):
-            return value
-        raise ValueError("must be 'latest', MAJOR.MINOR or MAJOR.MINOR.PATCH")
 
 
 class Decision(_Body):
@@ -66,18 +79,11 @@ class ResolveRequest(_Body):
     reason: str = Field(min_length=1, max_length=500)
 
 
-class ListQuery(_Body):
-    """`GET /api/upgrades`: unknown parameters are refused by name, except the function key."""
+class ListQuery(_Query):
+    """`GET /api/upgrades`."""
 
     environment: str | None = Field(None, max_length=64)
     limit: int = Field(20, ge=1, le=100)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _ignore_function_key(cls, params: Any) -> Any:
-        if not isinstance(params, dict):
-            return params
-        return {k: v for k, v in params.items() if not (isinstance(k, str) and k.lower() == FUNCTION_KEY_PARAMETER)}
 
     @field_validator("limit", mode="before")
     @classmethod
@@ -86,6 +92,13 @@ class ListQuery(_Body):
         if isinstance(value, str) and not _WHOLE_NUMBER.fullmatch(value):
             raise ValueError("must be a whole number written with the digits 0-9")
         return value
+
+
+class PlanQuery(_Query):
+    """`GET /api/environments/{name}/plan`: the run's options a plan can be asked for."""
+
+    target_version: TargetVersion = Field(None, alias="targetVersion", max_length=32)
+    strategy: Literal["clone-then-upgrade", "create-at-target"] | None = None
 
 
 # ---- AKS lifecycle events (Event Grid schema and CloudEvents, normalised)

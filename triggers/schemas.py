@@ -1,7 +1,8 @@
 """The run contract's JSON Schemas as the OpenAPI description shows them (`python -m triggers.schemas` writes them).
 
-The API returns the run's custom status (`RunStatus`) and output (`RunOutput`) as they are in history,
-so their schemas come from the contract models themselves; a test keeps openapi.json in step.
+The API returns the run's custom status (`RunStatus`) and output (`RunOutput`) as they are in history, and a
+plan (`PlanReport`) as `python -m bluegreen plan --json` prints it, so their schemas come from the contract
+models themselves; a test keeps openapi.json in step.
 """
 
 from __future__ import annotations
@@ -14,13 +15,17 @@ OPENAPI_FILE = Path(__file__).with_name("openapi.json")
 
 
 def contract_schemas() -> dict[str, Any]:
-    """Every schema RunStatus and RunOutput need, keyed by model name, with OpenAPI component refs."""
+    """Every schema RunStatus, RunOutput and PlanReport need, keyed by model name, with OpenAPI component refs."""
     from pydantic.json_schema import models_json_schema
 
     from bluegreen import contract
 
     _, schemas = models_json_schema(
-        [(contract.RunStatus, "serialization"), (contract.RunOutput, "serialization")],
+        [
+            (contract.RunStatus, "serialization"),
+            (contract.RunOutput, "serialization"),
+            (contract.PlanReport, "serialization"),
+        ],
         ref_template="#/components/schemas/{model}",
     )
     return dict(schemas["$defs"])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from local.azure_emulator import aks_rules, kube
+from local.azure_emulator import aks_identity, aks_refusals, aks_rules, kube, workload_access
 from local.azure_emulator.aks_model import Cluster, cluster_id, default_node_rg, fill_read_only, strip_read_only
 from local.azure_emulator.errors import bad_request, not_found
 from local.azure_emulator.lro import Operation, lro_headers
@@ -128,9 +128,12 @@ class Aks:
         node_rg = props.get("nodeResourceGroup") or default_node_rg(m["rg"], m["name"], body["location"])
         self._check_node_rg(node_rg, m["rg"])
         props["nodeResourceGroup"] = node_rg
+        aks_identity.default_oidc(props, target)
+        self._admit(body, None, cluster_id(m["sub"], m["rg"], m["name"]), node_rg)
         now = world.now()
         cluster = Cluster(m["sub"], m["rg"], m["name"], body, now, {name: now for name in pool_targets})
         fill_read_only(cluster)
+        workload_access.attach(world, cluster)
         props.update(provisioningState="Creating", powerState={"code": "Running"}, currentKubernetesVersion=target)
         for pool in cluster.pools():
             pool.update(provisioningState="Creating", currentOrchestratorVersion=pool_targets[pool["name"]])
@@ -145,6 +148,7 @@ class Aks:
         def done(op: Operation) -> None:
             self._finish(cluster, "Succeeded")
             signals.serving.set(op.end, True)
+            aks_identity.on_ready(world, cluster, op.end)  # the kubelet and add-on identities AKS makes
 
         op = self.start_op(cluster, world.timings.create, "create", done, lambda op: self._finish(cluster, "Failed"))
         self.claim(cluster, op, "Creating")
@@ -167,7 +171,10 @@ class Aks:
         changed = [p["name"] for p in pools if targets[p["name"]] != p.get("currentOrchestratorVersion")]
         upgrading = target != current or bool(changed)
         seconds = (world.timings.upgrade if target != current else 0) + (world.timings.pool_upgrade if changed else 0)
-        self._apply_body(cluster, body, pools)
+        merged = self._merged_body(cluster, body, pools)
+        self._admit(merged, cluster, cluster.id, str(old.get("nodeResourceGroup")))
+        cluster.body = merged
+        fill_read_only(cluster)
         state = "Upgrading" if upgrading else "Updating"
         cluster.props["provisioningState"] = state
         for pool in cluster.pools():
@@ -179,6 +186,7 @@ class Aks:
                 pool["currentOrchestratorVersion"] = targets.get(pool["name"], pool.get("currentOrchestratorVersion"))
             self._finish(cluster, "Succeeded")
             kube.sync_addons(world, cluster, op.end)  # add-ons enabled or disabled by this update
+            aks_identity.on_ready(world, cluster, op.end)  # and their identities, an OIDC issuer enabled now
 
         kind = "upgrade" if upgrading else "update"
         op = self.start_op(
@@ -207,7 +215,16 @@ class Aks:
         merged += [p for p in cluster.pools() if p["name"].lower() not in names]
         return merged
 
-    def _apply_body(self, cluster: Cluster, body: dict[str, Any], pools: list[dict[str, Any]]) -> None:
+    def _admit(self, body: dict[str, Any], existing: Cluster | None, cid: str, node_rg: str) -> None:
+        """AKS's refusals of a cluster that could not work, then the identities the stored body shows."""
+        now = self.world.now()
+        aks_refusals.check(self.world, body, existing, cid)
+        aks_identity.check(self.world, body, existing, node_rg, now)
+        aks_identity.prepare(self.world, cid, body, existing.body if existing else None, now)
+        aks_refusals.forget_secrets(body)
+
+    def _merged_body(self, cluster: Cluster, body: dict[str, Any], pools: list[dict[str, Any]]) -> dict[str, Any]:
+        """The body an update stores: the request's, with what AKS generated and keeps."""
         old = cluster.props
         generated = {
             k: old[k]
@@ -231,8 +248,7 @@ class Aks:
             new_props["oidcIssuerProfile"]["issuerURL"] = issuer
         body = {**body, "properties": new_props}
         body.setdefault("location", cluster.location)
-        cluster.body = body
-        fill_read_only(cluster)
+        return body
 
     def _pool_target(self, pool: dict[str, Any], control_plane: str, existing: dict[str, Any] | None) -> str:
         running = (existing or {}).get("currentOrchestratorVersion")
@@ -285,6 +301,7 @@ class Aks:
                 for store in (self.world.extensions, self.world.flux):
                     for child in [k for k in store if k.startswith(prefix)]:
                         store.pop(child)
+                aks_identity.on_deleted(self.world, cluster, op.end)  # and the identities AKS made for it
 
             op = self.start_op(
                 cluster, self.world.timings.delete, "delete", done, lambda op: self._finish(cluster, "Failed")

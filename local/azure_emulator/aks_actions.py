@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from local.azure_emulator import aks_rules, runcommand
+from local.azure_emulator import aks_refusals, aks_rules, runcommand
 from local.azure_emulator.aks import API, MC, NS, Aks
 from local.azure_emulator.aks_model import Cluster, pool_body, strip_pool
 from local.azure_emulator.errors import ArmError, bad_request, not_running
@@ -153,6 +153,9 @@ class AksActions:
         with self.world.lock:
             self.world.settle()
             cluster = self.aks.find(m)
+            refusal = aks_refusals.run_command_disabled(cluster)
+            if refusal is not None:
+                raise refusal
             signals = self.world.signals_for(cluster.name)
 
             def result(op: Operation, state: str, exit_code: int | None, logs: str, reason: str | None) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -49,6 +48,8 @@ class Cluster:
     op_pool: str | None = None
     # The Kubernetes objects the cluster runs (k8s_objects, kube): AKS's own until someone deploys more.
     kube: ClusterObjects = field(default_factory=ClusterObjects)
+    # What Azure lets its workloads do: pull images, get tokens (workload_access.WorkloadGate; set by aks_identity).
+    gate: Any = None
 
     @property
     def id(self) -> str:
@@ -90,6 +91,18 @@ def strip_read_only(body: dict[str, Any]) -> dict[str, Any]:
     if isinstance(identity, dict):
         identity.pop("principalId", None)
         identity.pop("tenantId", None)
+        for entry in (identity.get("userAssignedIdentities") or {}).values():
+            if isinstance(entry, dict):
+                entry.pop("principalId", None)
+                entry.pop("clientId", None)
+    # An add-on's identity is AKS's to create and read-only ("addonProfiles.azureKeyvaultSecretsProvider.identity
+    # ... is created by AKS and read-only", reference/azure-more.md (d)).
+    for addon in (props.get("addonProfiles") or {}).values():
+        if isinstance(addon, dict):
+            addon.pop("identity", None)
+    web_app_routing = (props.get("ingressProfile") or {}).get("webAppRouting")
+    if isinstance(web_app_routing, dict):
+        web_app_routing.pop("identity", None)
     lb = props.get("networkProfile", {}).get("loadBalancerProfile")
     if isinstance(lb, dict):
         lb.pop("effectiveOutboundIPs", None)
@@ -116,25 +129,20 @@ def fill_read_only(cluster: Cluster) -> None:
     body["type"] = CLUSTER_TYPE
     location = cluster.location
     digest = short_hash(body["id"])
-    props.setdefault("dnsPrefix", f"{cluster.name[:40]}-dns")
+    subdomain = props.get("fqdnSubdomain")
+    if subdomain:
+        # A private cluster with a custom private DNS zone names its API server from fqdnSubdomain instead of a
+        # dnsPrefix (`<fqdnSubdomain>.privatelink.<region>.azmk8s.io`, reference/azure-more.md (b)).
+        props.setdefault("privateFQDN", f"{subdomain}.privatelink.{location}.azmk8s.io")
+        props.setdefault("azurePortalFQDN", f"{subdomain}-{digest}.portal.hcp.{location}.azmk8s.io")
+    else:
+        props.setdefault("dnsPrefix", f"{cluster.name[:40]}-dns")
+        props.setdefault("fqdn", f"{props['dnsPrefix']}-{digest}.hcp.{location}.azmk8s.io")
+        props.setdefault("azurePortalFQDN", f"{props['dnsPrefix']}-{digest}.portal.hcp.{location}.azmk8s.io")
     props.setdefault("nodeResourceGroup", default_node_rg(cluster.rg, cluster.name, location))
-    props.setdefault("fqdn", f"{props['dnsPrefix']}-{digest}.hcp.{location}.azmk8s.io")
-    props.setdefault("azurePortalFQDN", f"{props['dnsPrefix']}-{digest}.portal.hcp.{location}.azmk8s.io")
     props.setdefault("maxAgentPools", 100)
     props.setdefault("powerState", {"code": "Running"})
-    oidc = props.get("oidcIssuerProfile")
-    if isinstance(oidc, dict) and oidc.get("enabled") and not oidc.get("issuerURL"):
-        # A new issuer per cluster: workload identities federated to blue do not carry over to green.
-        oidc["issuerURL"] = f"https://{location}.oic.prod-aks.azure.com/{digest}/{uuid.uuid4()}/"
-    identity_profile = props.setdefault("identityProfile", {})
-    if "kubeletidentity" not in identity_profile:
-        node_rg = props["nodeResourceGroup"]
-        identity_profile["kubeletidentity"] = {
-            "resourceId": f"/subscriptions/{cluster.sub}/resourcegroups/{node_rg}/providers/"
-            f"Microsoft.ManagedIdentity/userAssignedIdentities/{cluster.name}-agentpool",
-            "clientId": str(uuid.uuid5(uuid.NAMESPACE_URL, body["id"] + "#client")),
-            "objectId": str(uuid.uuid5(uuid.NAMESPACE_URL, body["id"] + "#object")),
-        }
+    # Identities, the OIDC issuer URL and add-on identities are AKS's to make: aks_identity.
     for pool in cluster.pools():
         pool.setdefault("count", 1)
         pool.setdefault("mode", "System")

@@ -11,6 +11,7 @@ import re
 import sys
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,6 +32,23 @@ class AlertRule:
     fired_at: datetime | None = None
     fired_value: float = 0.0
     firings: int = 0
+    # Set when a Microsoft.Insights/metricAlerts resource drives the rule (insights_metric_alerts); the defaults
+    # are what add_alert_rule has always posted.
+    rule_id: str = ""
+    severity: int = 1
+    description: str = ""
+    operator: str = "GreaterThan"
+    auto_mitigate: bool = True
+    custom_properties: dict[str, str] | None = None
+    # The webhook URLs at delivery time (its action groups' receivers); None: webhook_url alone.
+    targets: Callable[[], list[str]] | None = None
+
+    @property
+    def key(self) -> str:
+        return (self.rule_id or self.name).lower()
+
+    def urls(self) -> list[str]:
+        return self.targets() if self.targets is not None else [self.webhook_url]
 
 
 class Alerts:
@@ -48,7 +66,10 @@ class Alerts:
         webhook_url: str,
         window_minutes: int = 5,
         frequency_minutes: int = 1,
+        **options: Any,
     ) -> AlertRule:
+        """`options` set the AlertRule fields a metricAlerts resource has (rule_id, severity, description,
+        operator, auto_mitigate, custom_properties, targets); a rule replaces the one with the same key."""
         with self.world.lock:
             first = floor_minute(self.world.now()) + timedelta(minutes=frequency_minutes)
             rule = AlertRule(
@@ -59,9 +80,14 @@ class Alerts:
                 webhook_url,
                 int(frequency_minutes),
                 first,
+                **options,
             )
-            self.rules = [r for r in self.rules if r.name != name] + [rule]
+            self.rules = [r for r in self.rules if r.key != rule.key] + [rule]
             return rule
+
+    def remove_rule(self, rule_key: str) -> None:
+        with self.world.lock:
+            self.rules = [r for r in self.rules if r.key != rule_key.lower()]
 
     def evaluate(self, now: datetime) -> None:
         """Evaluate every rule at each of its boundaries that has passed; queue Fired / Resolved payloads."""
@@ -76,13 +102,21 @@ class Alerts:
             return
         start = at - timedelta(minutes=rule.window_minutes)
         percent, total = self.traffic.five_xx_percent(rule.scope_id, start, at)
-        breached = total > 0 and percent > rule.threshold_percent
+        above = (
+            percent >= rule.threshold_percent
+            if rule.operator == "GreaterThanOrEqual"
+            else percent > rule.threshold_percent
+        )
+        breached = total > 0 and above
         if breached and rule.fired_at is None:
             rule.fired_at, rule.fired_value = at, percent
             rule.firings += 1
-            self._pending.append((rule.webhook_url, self._payload(rule, "Fired", at, start, percent)))
-        elif not breached and rule.fired_at is not None:
-            self._pending.append((rule.webhook_url, self._payload(rule, "Resolved", at, start, percent)))
+            payload = self._payload(rule, "Fired", at, start, percent)
+            self._pending += [(url, payload) for url in rule.urls()]
+        elif not breached and rule.fired_at is not None and rule.auto_mitigate:
+            # autoMitigate false: the alert stays fired until someone closes it (metricAlert_API.json).
+            payload = self._payload(rule, "Resolved", at, start, percent)
+            self._pending += [(url, payload) for url in rule.urls()]
             rule.fired_at = None
 
     def _payload(self, rule: AlertRule, condition: str, at: datetime, start: datetime, value: float) -> dict[str, Any]:
@@ -95,9 +129,9 @@ class Alerts:
         essentials = {
             "alertId": f"/subscriptions/{sub}/providers/Microsoft.AlertsManagement/alerts/{alert_uuid}",
             "alertRule": rule.name,
-            "alertRuleID": f"/subscriptions/{sub}/resourceGroups/{rg}/providers/microsoft.insights/metricAlerts/"
-            f"{rule.name}",
-            "severity": "Sev1",
+            "alertRuleID": rule.rule_id
+            or f"/subscriptions/{sub}/resourceGroups/{rg}/providers/microsoft.insights/metricAlerts/{rule.name}",
+            "severity": f"Sev{rule.severity}",
             "signalType": "Metric",
             "monitorCondition": condition,
             "monitoringService": "Platform",
@@ -106,14 +140,14 @@ class Alerts:
             "originAlertId": f"{sub}_{rg}_microsoft.insights_metricAlerts_{rule.name}_{rule.firings}",
             "firedDateTime": iso(fired_at),
             "resolvedDateTime": iso(at) if condition == "Resolved" else None,
-            "description": f"5xx rate through Front Door above {rule.threshold_percent:g}%",
+            "description": rule.description or f"5xx rate through Front Door above {rule.threshold_percent:g}%",
             "essentialsVersion": "1.0",
             "alertContextVersion": "1.0",
         }
         criterion: dict[str, Any] = {
             "metricName": "Percentage5XX",
             "metricNamespace": "Microsoft.Network/frontdoors" if classic else "Microsoft.Cdn/profiles",
-            "operator": "GreaterThan",
+            "operator": rule.operator,
             "threshold": f"{rule.threshold_percent:g}",
             "timeAggregation": "Average",
             "dimensions": [],
@@ -131,7 +165,7 @@ class Alerts:
         }
         return {
             "schemaId": "azureMonitorCommonAlertSchema",
-            "data": {"essentials": essentials, "alertContext": context, "customProperties": None},
+            "data": {"essentials": essentials, "alertContext": context, "customProperties": rule.custom_properties},
         }
 
     def pending(self) -> int:

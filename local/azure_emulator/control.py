@@ -46,6 +46,15 @@ class ControlApi:
         if key == ("POST", "alert-rules"):
             self.emu.add_alert_rule(**body)
             return Response(200, {"ok": True})
+        if key == ("GET", "access"):  # effective access: ?principal=&role=&scope=
+            found = self.emu.has_role(req.query["principal"], req.query["role"], req.query["scope"])
+            return Response(200, {"holds": found})
+        blocked = re.fullmatch(r"clusters/([^/]+)/blocked-workloads", path)
+        if blocked is not None and req.method == "GET":
+            try:
+                return Response(200, self.emu.blocked_workloads(blocked.group(1)))
+            except KeyError as exc:
+                raise ArmError(404, "NotFound", str(exc.args[0])) from exc
         return self._cluster(req.method, path, body)
 
     def _faults(self, path: str, body: Any) -> None:

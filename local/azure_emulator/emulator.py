@@ -8,11 +8,14 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from local.azure_emulator import kube
+from local.azure_emulator import kube, workload_access
 from local.azure_emulator.aks import Aks
 from local.azure_emulator.aks_actions import AksActions
 from local.azure_emulator.aks_profiles import AksProfiles
 from local.azure_emulator.alerts import Alerts
+from local.azure_emulator.arm_providers import ArmProviders
+from local.azure_emulator.arm_seed import ArmSeeder
+from local.azure_emulator.authorization import Authorization
 from local.azure_emulator.catalogue import Catalogue
 from local.azure_emulator.control import ControlApi
 from local.azure_emulator.extensions import Extensions
@@ -21,9 +24,11 @@ from local.azure_emulator.flux_api import FluxConfigurations
 from local.azure_emulator.flux_state import view as flux_view
 from local.azure_emulator.frontdoor_classic import FrontDoorClassic
 from local.azure_emulator.frontdoor_std import FrontDoorStd
+from local.azure_emulator.grant_targets import GrantTargets
 from local.azure_emulator.hooks import RequestHook
 from local.azure_emulator.kconfig import view as extension_view
 from local.azure_emulator.kubectl_render import object_json
+from local.azure_emulator.managed_identity import ManagedIdentity
 from local.azure_emulator.metrics import Metrics
 from local.azure_emulator.ops_api import OperationsApi
 from local.azure_emulator.seed import Seeder
@@ -57,7 +62,9 @@ class AzureEmulator:
         self._classic = FrontDoorClassic(self.world)
         self._traffic = Traffic(self.world, self._std)
         self._alerts = Alerts(self._traffic)
-        self._seeder = Seeder(self.world, self._std, self._classic)
+        # Event Grid, Insights, Network, Compute usages (arm_providers).
+        self.arm = ArmProviders(self.world, self._alerts)
+        self._seeder = Seeder(self.world, self._std, self._classic, ArmSeeder(self.arm))
         routes = (
             aks.routes()
             + AksActions(aks).routes()
@@ -68,6 +75,10 @@ class AzureEmulator:
             + self._std.routes()
             + self._classic.routes()
             + Metrics(self._traffic).routes()
+            + Authorization(self.world).routes()
+            + ManagedIdentity(self.world).routes()
+            + GrantTargets(self.world).routes()
+            + self.arm.routes()
         )
         self._dispatcher = Dispatcher(self.world, routes, ControlApi(self))
         self._server = HttpsServer(self._dispatcher)
@@ -138,6 +149,8 @@ class AzureEmulator:
             bodies += list(self.world.classic.values())
             bodies += [extension_view(b) for b in self.world.extensions.values()]
             bodies += [flux_view(c, self.world, now) for c in self.world.flux.values()]
+            bodies += self.world.directory.bodies()
+            bodies += self.arm.views()
             return sorted((copy.deepcopy(b) for b in bodies), key=lambda b: str(b.get("id", "")).lower())
 
     # -- Kubernetes objects --------------------------------------------------------------------------------------
@@ -174,6 +187,20 @@ class AzureEmulator:
         if cluster is None:
             raise KeyError(f"no managed cluster named {cluster_name}")
         return cluster
+
+    # -- identities and access ----------------------------------------------------------------------------------
+
+    def has_role(self, principal_id: str, role: str, scope: str) -> bool:
+        """Effective access now: does the principal hold the role (its GUID, or a role definition id) at `scope`
+        or an ancestor of it (after Timings.rbac_propagation)?"""
+        with self.world.lock:
+            return self.world.directory.holds(principal_id, role, scope, self.world.settle())
+
+    def blocked_workloads(self, cluster_name: str) -> list[dict[str, Any]]:
+        """The cluster's workloads Azure keeps from running now, and why: [{namespace, kind, name, reasons}]
+        (images the kubelet may not pull, tokens the workload may not get; workload_access)."""
+        with self.world.lock:
+            return workload_access.report(self.world, self._cluster(cluster_name), self.world.settle())
 
     def requests(self) -> list[dict[str, Any]]:
         return self._dispatcher.requests()
@@ -326,6 +353,14 @@ class AzureEmulator:
         if not webhook_url:
             raise ValueError("webhook_url is required")
         self._alerts.add_rule(name, scope_id, threshold_percent, webhook_url, window_minutes, frequency_minutes)
+
+    def free_addresses(self, subnet_id: str) -> int:
+        """Usable addresses of a subnet nobody holds now (AKS node pools, with surge nodes while upgrading)."""
+        return self.arm.free_addresses(subnet_id)
+
+    def trust_webhook_ca(self, ca_file: str) -> None:
+        """Let Event Grid's validation handshake verify HTTPS endpoints whose certificates this CA issued."""
+        self.arm.handshake.trust_ca(ca_file)
 
     def flush_webhooks(self) -> int:
         return self._alerts.flush()

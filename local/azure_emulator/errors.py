@@ -8,15 +8,21 @@ from datetime import datetime
 class ArmError(Exception):
     """An error the handler turns into an ARM error body with this status."""
 
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, headers: dict[str, str] | None = None, target: str | None = None
+    ) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code
         self.message = message
         self.headers = headers or {}
+        self.target = target  # the property the error is about, as ARM's error body names it
 
     def body(self) -> dict[str, dict[str, str]]:
-        return {"error": {"code": self.code, "message": self.message}}
+        error = {"code": self.code, "message": self.message}
+        if self.target:
+            error["target"] = self.target
+        return {"error": error}
 
 
 def not_found(resource_type: str, name: str, resource_group: str) -> ArmError:

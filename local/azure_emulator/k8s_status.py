@@ -2,8 +2,9 @@
 
 A workload's pods are available while the cluster runs (created, started), its `ready` signal is true
 (AzureEmulator.set_workloads_ready) and the object's rollout has finished (Timings.rollout after it was applied).
-A Deployment or StatefulSet then has all its replicas available, a DaemonSet one pod per node. A LoadBalancer
-Service has its address (ingress_ip) once the cluster has run since the Service was created.
+A Deployment or StatefulSet then has all its replicas available, a DaemonSet one pod per node, unless the
+cluster's workload gate (workload_access: images it may not pull, tokens it may not get) blocks it at that moment.
+A LoadBalancer Service has its address (ingress_ip) once the cluster has run since the Service was created.
 """
 
 from __future__ import annotations
@@ -32,8 +33,13 @@ def pods_up(obj: KubeObject, signals: ClusterSignals, moment: datetime) -> bool:
     return signals.healthy(moment) and obj.ready_at <= moment
 
 
+def permitted(obj: KubeObject, cluster: Cluster, moment: datetime) -> bool:
+    """Azure lets the workload's pods run: they may pull their images and get their tokens (workload_access)."""
+    return cluster.gate is None or cluster.gate.allowed(obj, moment)
+
+
 def available(obj: KubeObject, cluster: Cluster, signals: ClusterSignals, moment: datetime) -> int:
-    return desired(obj, cluster) if pods_up(obj, signals, moment) else 0
+    return desired(obj, cluster) if pods_up(obj, signals, moment) and permitted(obj, cluster, moment) else 0
 
 
 def workload_status(obj: KubeObject, cluster: Cluster, signals: ClusterSignals, moment: datetime) -> dict[str, Any]:
@@ -90,4 +96,11 @@ def app_ready_since(cluster: Cluster) -> datetime | None:
     balancers = [o for o in cluster.kube.items.values() if o.kind == "Service" and o.spec.get("type") == "LoadBalancer"]
     if not wanting or not balancers:
         return None
-    return max([o.ready_at for o in wanting] + [min(o.created for o in balancers)])
+    starts = [o.ready_at for o in wanting] + [min(o.created for o in balancers)]
+    if cluster.gate is not None:
+        for obj in wanting:
+            since = cluster.gate.ready_from(obj)
+            if since is None:
+                return None  # it cannot pull or authenticate: the application never comes up as things are
+            starts.append(since)
+    return max(starts)

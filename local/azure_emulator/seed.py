@@ -25,7 +25,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from local.azure_emulator import flux_api, flux_reconcile, gitrepos, keyvault, kube
+from local.azure_emulator import (
+    aks_identity,
+    arm_seed,
+    flux_api,
+    flux_reconcile,
+    gitrepos,
+    identity_seed,
+    keyvault,
+    kube,
+)
 from local.azure_emulator.aks_model import Cluster, fill_read_only
 from local.azure_emulator.errors import ArmError
 from local.azure_emulator.flux_state import FluxConfig
@@ -109,14 +118,22 @@ def load_file(path: str) -> list[dict[str, Any]]:
 
 
 # The order items are loaded in, whatever their order in the seed.
-_ORDER = ["cluster", "profile", "origin_group", "origin", "classic", "git_repository", "secret", "extension"]
-_ORDER += ["kubernetes_objects", "flux"]
-_PSEUDO = {"cluster", "kubernetes_objects", "git_repository"}
+_ORDER = ["cluster", "profile", "origin_group", "origin", "classic"]
+_ORDER += identity_seed.ORDER  # identities and grants, once the resources they name exist (before any workload)
+_ORDER += ["git_repository", "secret", "extension"]
+_ORDER += ["kubernetes_objects", "flux", "arm"]
+_PSEUDO = {"cluster", "kubernetes_objects", "git_repository", "arm"}
 
 
 def classify(body: Any) -> tuple[str, dict[str, str]]:
     if not isinstance(body, dict):
         raise SeedError("a resource must be a JSON object")
+    try:
+        found = identity_seed.classify(body)  # principals, identities, grants, registries, vaults
+    except identity_seed.IdentitySeedError as exc:
+        raise SeedError(str(exc)) from exc
+    if found is not None:
+        return found
     if str(body.get("type", "")).lower() == gitrepos.PSEUDO_TYPE.lower():
         try:
             gitrepos.parse(body)
@@ -125,6 +142,9 @@ def classify(body: Any) -> tuple[str, dict[str, str]]:
         return "git_repository", {}
     if str(body.get("type", "")).lower() == OBJECTS_TYPE.lower() and not isinstance(body.get("items"), list):
         raise SeedError(f"a {OBJECTS_TYPE} item needs 'items': [Kubernetes objects]")
+    arm_rank = arm_seed.rank(body)  # Event Grid, Insights, Network, Compute quota (arm_providers)
+    if arm_rank is not None:
+        return "arm", {"rank": str(arm_rank)}
     resource_id = body.get("id")
     if not isinstance(resource_id, str):
         raise SeedError("a resource needs an 'id' (the ARM resource id)")
@@ -135,7 +155,9 @@ def classify(body: Any) -> tuple[str, dict[str, str]]:
     raise SeedError(
         f"unsupported resource id {resource_id!r} (managed clusters and their kubernetesObjects, "
         "Microsoft.KubernetesConfiguration extensions and fluxConfigurations, Front Door profiles, origin groups, "
-        "origins, classic front doors, Key Vault secrets; or an emulator/gitRepository)"
+        "origins, classic front doors, Key Vault secrets, Event Grid system topics and subscriptions, metric and "
+        "activity log alerts, action groups, diagnostic settings, virtual networks, subnets, public IPs; or an "
+        "emulator/gitRepository, emulator/resource or emulator/computeQuota)"
     )
 
 
@@ -149,8 +171,10 @@ def to_arm(body: dict[str, Any]) -> dict[str, Any]:
 
 
 class Seeder:
-    def __init__(self, world: World, std: FrontDoorStd, classic: FrontDoorClassic) -> None:
-        self.world, self.std, self.classic = world, std, classic
+    def __init__(
+        self, world: World, std: FrontDoorStd, classic: FrontDoorClassic, arm: arm_seed.ArmSeeder | None = None
+    ) -> None:
+        self.world, self.std, self.classic, self.arm = world, std, classic, arm
 
     def seed(self, body_or_list: dict[str, Any] | list[dict[str, Any]]) -> None:
         items = body_or_list if isinstance(body_or_list, list) else [body_or_list]
@@ -158,10 +182,16 @@ class Seeder:
         for item in items:
             kind, parts = classify(item)
             parsed.append(((kind, parts), copy.deepcopy(item) if kind in _PSEUDO - {"cluster"} else to_arm(item)))
-        parsed.sort(key=lambda entry: _ORDER.index(entry[0][0]))
+        parsed.sort(key=lambda entry: (_ORDER.index(entry[0][0]), int(entry[0][1].get("rank", 0))))
         with self.world.lock:
             self._check_parents(parsed)
             for (kind, parts), body in parsed:
+                if kind in identity_seed.ORDER:
+                    try:
+                        identity_seed.load(self.world, kind, body, parts)
+                    except identity_seed.IdentitySeedError as exc:
+                        raise SeedError(str(exc)) from exc
+                    continue
                 getattr(self, f"_{kind}")(body, parts)
 
     def _check_parents(self, parsed: list[tuple[tuple[str, dict[str, str]], dict[str, Any]]]) -> None:
@@ -208,6 +238,7 @@ class Seeder:
         self.world.clusters[cluster.id.lower()] = cluster
         self.world.signals_for(cluster.name).serving.set(_EPOCH, not stopped)
         kube.install_system(self.world, cluster, now, seeded=True)
+        aks_identity.on_ready(self.world, cluster, now, seeded=True)  # its identities exist, as AKS made them
 
     def _kubernetes_objects(self, body: dict[str, Any], parts: dict[str, str]) -> None:
         cluster = self._parent(parts)
@@ -274,6 +305,14 @@ class Seeder:
         self.world.afd[body["id"].lower()] = body
         group = body["id"].lower().rsplit("/origins/", 1)[0]
         self.world.record_deployment(group, self.std.snapshot(group), seeded=True)
+
+    def _arm(self, body: dict[str, Any], parts: dict[str, str]) -> None:
+        if self.arm is None:
+            raise SeedError(f"{body.get('id') or body.get('type')}: this emulator has no arm providers")
+        try:
+            self.arm.seed(body)
+        except arm_seed.SeedRefused as exc:
+            raise SeedError(str(exc)) from exc
 
     def _classic(self, body: dict[str, Any], parts: dict[str, str]) -> None:
         self.classic.seed(body, parts["sub"], parts["rg"], parts["name"])

@@ -32,6 +32,17 @@ class Timings:
     # From a workload applied (kubectl apply, Flux) to its pods available.
     rollout: float = 45
     retry_after_kc: int = 10
+    # A Microsoft.Network write (VNet, subnet, public IP) and an Event Grid write (system topic, subscription).
+    network_write: float = 10
+    eventgrid_write: float = 15
+    # From a role assignment written to it taking effect ("can take up to about 30 minutes ... because of ARM
+    # caching", reference/azure-more.md (d)), and from a federated credential written to Entra honouring it ("a few
+    # seconds" to minutes, (e)). 0: at once, for tests; a rehearsal may set realistic delays.
+    rbac_propagation: float = 0
+    federation_propagation: float = 0
+    # Wall-clock seconds a federated credential write takes: a second write under the same identity while one is
+    # in flight is refused with 409 Conflict (managed_identity). 0: requests never overlap in practice.
+    fic_write_latency: float = 0
 
     @classmethod
     def realistic(cls) -> Timings:
@@ -81,4 +92,6 @@ class Timings:
             flux_reconcile=1,
             rollout=1,
             retry_after_kc=1,
+            network_write=1,
+            eventgrid_write=1,
         )

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from local.azure_emulator.arm_store import ArmStore
 from local.azure_emulator.catalogue import Catalogue
+from local.azure_emulator.directory import Directory
 from local.azure_emulator.lro import Operations
 from local.azure_emulator.schedule import Schedule
 from local.azure_emulator.timeline import Timeline
@@ -84,6 +86,10 @@ class World:
         self.git: dict[str, GitRepo] = {}
         # Key Vault secrets by "vault/name" (lowercased), oldest version first.
         self.secrets: dict[str, list[SecretVersion]] = {}
+        # Event Grid, Insights, Network and Compute-quota state (ARM bodies by lowercased id): arm_store.
+        self.arm = ArmStore()
+        # Identities, federated credentials, role definitions and assignments, registries and vaults: directory.
+        self.directory = Directory()
         # Called with (cluster, moment) when a cluster starts running again (stop -> start).
         self.on_cluster_started: list[Callable[[Cluster, datetime], None]] = []
 

@@ -5,8 +5,12 @@
    the operator API shows the same outcome and reason.
 3. Before the switch a failure leaves only blue enabled; after traffic moved, exactly one side is
    enabled at the end and it is a healthy cluster (green if completed, blue otherwise).
-4. Nothing is left running that the outcome does not name (`left_behind`).
+4. Nothing is left running that the outcome does not name (`left_behind`), and no wiring (an Event Grid
+   topic, an alert, a diagnostic setting) watches a cluster that is gone unless the output names it
+   (`inherited`, not removed).
 5. The run ended within a bounded virtual time.
+6. The side users are on runs every workload Azure lets it run: its images pull and its workload identities
+   get tokens (no blocked workloads).
 """
 
 from __future__ import annotations
@@ -51,6 +55,9 @@ def violations(report: dict[str, Any], rehearsal: Any) -> list[str]:
         problems.append(f"{live['cluster']} serves users after outcome {outcome}; expected {expected_live}")
     else:
         problems += _unhealthy(emulator, live["cluster"])
+        blocked = emulator.blocked_workloads(live["cluster"])
+        if blocked:
+            problems.append(f"{live['cluster']} serves users with workloads Azure keeps from running: {blocked}")
     named = {c.get("name") for c in report.get("left_behind") or []}
     for cluster in _clusters(emulator):
         name, props = cluster["name"], cluster.get("properties") or {}
@@ -61,7 +68,33 @@ def violations(report: dict[str, Any], rehearsal: Any) -> list[str]:
             problems.append(f"{name} is running but the outcome does not name it")
         if not moved and name == estate.green_name and name not in named:
             problems.append(f"green {name} still exists after a failure before the switch")
+    named_wiring = {str(i.get("id", "")).lower() for i in report.get("inherited") or [] if not i.get("removed")}
+    problems += [f"{w} watches a cluster that is gone" for w in _dangling(emulator) if w.lower() not in named_wiring]
     return problems
+
+
+def _dangling(emulator: Any) -> list[str]:
+    """Ids of wiring that names a managed cluster which no longer exists."""
+    clusters = {str(c["id"]).lower() for c in _clusters(emulator)}
+
+    def gone(value: Any) -> bool:
+        text = str(value).lower()
+        return (
+            "/microsoft.containerservice/managedclusters/" in text
+            and text.split("/providers/microsoft.insights")[0] not in clusters
+        )
+
+    found = []
+    for body in emulator.resources():
+        kind, props = str(body.get("type", "")).lower(), body.get("properties") or {}
+        watched = {
+            "microsoft.eventgrid/systemtopics": [props.get("source")],
+            "microsoft.insights/metricalerts": list(props.get("scopes") or []),
+            "microsoft.insights/diagnosticsettings": [body["id"]],
+        }.get(kind, [])
+        if any(gone(w) for w in watched):
+            found.append(str(body["id"]))
+    return found
 
 
 def _clusters(emulator: Any) -> list[dict[str, Any]]:

@@ -118,6 +118,7 @@ def build_report(
         else {"trigger": rollback["trigger"], "reaction_ms": reaction_ms(log, rollback["trigger"], alert_sent_wall)},
         "runtime_status": final.get("runtimeStatus"),
         "left_behind": output.get("left_behind") or [],
+        "inherited": output.get("inherited") or [],
         "api": _api_summary(result.get("api")),
         "history_events": result.get("history_events", 0),
         "history_events_max_instance": result.get("history_events_max_instance", 0),

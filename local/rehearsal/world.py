@@ -9,6 +9,13 @@ namespace web with Deployments frontend (3) and api (2) and StatefulSet cache (1
 controller Deployment and its LoadBalancer Service), and the objects Flux applied, already running on blue. Any
 blue gets the same application, the bundled one or a user's. Green is created empty, as AKS creates every
 cluster: getting the application onto it is the run's business.
+
+What blue's workloads need from Azure, granted to blue's identities and nobody else's: frontend and api pull their
+images from an Azure Container Registry (seeded), which blue's kubelet identity may pull from (AcrPull); the api
+Deployment runs as the service account web/api, a workload identity of the user-assigned identity `id-{env}-api`
+(federated to blue's OIDC issuer); blue's Key Vault CSI add-on identity holds Key Vault Secrets User on a seeded
+vault. A green created from blue's definition gets new kubelet and add-on identities and a new issuer: it pulls
+nothing and gets no token until someone grants and federates for it.
 """
 
 from __future__ import annotations
@@ -16,13 +23,18 @@ from __future__ import annotations
 import copy
 import json
 import re
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bluegreen.arm_ids import ResourceId
+from local.azure_emulator import rbac_roles
+from local.azure_emulator.authorization import assignment_name
+from local.azure_emulator.directory import TENANT
 from local.azure_emulator.flux_reconcile import substitute
 from local.azure_emulator.flux_state import NAME_LABEL, NAMESPACE_LABEL
+from local.rehearsal.azure_wiring import blue_wiring
 
 FIXTURES = Path(__file__).with_name("fixtures")
 DEFAULT_BLUE = FIXTURES / "blue-cluster.json"
@@ -56,6 +68,29 @@ class Estate:
     # The application's namespaces, and the one whose LoadBalancer Service is its ingress.
     app_namespaces: tuple[str, ...] = ("web", "ingress-nginx")
     ingress_namespace: str = "ingress-nginx"
+    # What blue's workloads are granted in Azure, which green needs too. The registry its images come from (blue's
+    # kubelet identity holds AcrPull on it), the vault its Key Vault CSI add-on identity reads (Key Vault Secrets
+    # User), the user-assigned identity behind the api workload, and every workload identity as
+    # "namespace/serviceaccount" -> identity id (federated to blue's issuer, subject
+    # system:serviceaccount:{namespace}:{serviceaccount}).
+    registry_id: str = ""
+    vault_id: str = ""
+    api_identity_id: str = ""
+    workload_identities: dict[str, str] = field(default_factory=dict)
+    # Blue's grants as (role definition GUID, scope, whose): "kubelet" or "addon:<addonProfiles key>".
+    blue_grants: tuple[tuple[str, str, str], ...] = ()
+    # Blue's Azure wiring (rehearsal/azure_wiring): the VNet and the node subnet its pools use (room for green too),
+    # its Event Grid system topic and subscription (an AzureFunction destination: the app's aks_lifecycle_events),
+    # the action group, metric alerts and diagnostic settings scoped to it, the Log Analytics workspace they use.
+    vnet_id: str = ""
+    subnet_id: str = ""
+    system_topic_id: str = ""
+    event_subscription_id: str = ""
+    event_function_id: str = ""
+    action_group_id: str = ""
+    metric_alert_ids: tuple[str, ...] = ()
+    diagnostic_setting_ids: tuple[str, ...] = ()
+    workspace_id: str = ""
 
 
 class BadClusterFile(ValueError):
@@ -109,17 +144,187 @@ def build_estate(blue_body: dict[str, Any], front_door_kind: str) -> Estate:
         resources = [blue, *_standard_front_door(fd_id, hosts)]
         origins, group = {"blue": "blue", "green": "green"}, "og-web"
     repo_url = f"https://github.com/contoso/{env}-gitops"
-    resources += application(str(blue["id"]), env, repo_url)
+    grants = access(blue, env)
+    resources += grants.resources
+    resources += application(str(blue["id"]), env, repo_url, variables={"api_client_id": grants.api_client_id})
+    wiring = blue_wiring(blue, env, sub, rg)
+    resources += wiring.resources
     return Estate(
-        env, rid.name, green, sub, rg, front_door_kind, fd_id, group, hosts, origins, resources, repository_url=repo_url
+        env,
+        rid.name,
+        green,
+        sub,
+        rg,
+        front_door_kind,
+        fd_id,
+        group,
+        hosts,
+        origins,
+        resources,
+        repository_url=repo_url,
+        registry_id=grants.registry_id,
+        vault_id=grants.vault_id,
+        api_identity_id=grants.api_identity_id,
+        workload_identities={"web/api": grants.api_identity_id},
+        blue_grants=grants.blue_grants,
+        vnet_id=wiring.vnet_id,
+        subnet_id=wiring.subnet_id,
+        system_topic_id=wiring.system_topic_id,
+        event_subscription_id=wiring.event_subscription_id,
+        event_function_id=wiring.event_function_id,
+        action_group_id=wiring.action_group_id,
+        metric_alert_ids=wiring.metric_alert_ids,
+        diagnostic_setting_ids=wiring.diagnostic_setting_ids,
+        workspace_id=wiring.workspace_id,
     )
 
 
-def application(cluster_id: str, env: str, repo_url: str, branch: str = "main") -> list[dict[str, Any]]:
+@dataclass
+class Access:
+    """Seed items for what blue's workloads are granted, and the ids the estate reports."""
+
+    resources: list[dict[str, Any]]
+    registry_id: str
+    vault_id: str
+    api_identity_id: str
+    api_client_id: str
+    blue_grants: tuple[tuple[str, str, str], ...]
+
+
+def _guid(*parts: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "#".join(p.lower() for p in parts)))
+
+
+def _registries() -> list[str]:
+    """The Azure Container Registries the application's images come from (by name)."""
+    tree = json.loads(GITOPS_REPO.read_text(encoding="utf-8"))["paths"]
+    hosts = re.findall(r'"image":\s*"([a-z0-9]+)\.azurecr\.io/', json.dumps(tree))
+    return sorted(set(hosts))
+
+
+def _assignment(scope: str, sub: str, role: str, principal: str) -> dict[str, Any]:
+    name = assignment_name(scope, principal, role)
+    return {
+        "id": f"{scope}/providers/Microsoft.Authorization/roleAssignments/{name}",
+        "type": "Microsoft.Authorization/roleAssignments",
+        "name": name,
+        "properties": {
+            "roleDefinitionId": f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{role}",
+            "principalId": principal,
+            "principalType": "ServicePrincipal",
+        },
+    }
+
+
+def access(blue: dict[str, Any], env: str) -> Access:
+    """Blue's identities as AKS made them (filled in when a user's blue file leaves them out), its workload
+    identity, the registry and vault, and the grants that let blue's workloads run."""
+    rid = ResourceId.parse(blue["id"])
+    sub, rg, name = rid.subscription, rid.resource_group, rid.name
+    props = blue.get("properties", blue)
+    location = str(blue.get("location") or "eastus")
+    node_rg = str(props.setdefault("nodeResourceGroup", f"MC_{rg}_{name}_{location}"))
+    mc = f"/subscriptions/{sub}/resourcegroups/{node_rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities"
+    resources: list[dict[str, Any]] = []
+    grants: list[tuple[str, str, str]] = []
+    sp = str((props.get("servicePrincipalProfile") or {}).get("clientId") or "msi")
+    if sp.lower() == "msi":
+        kubelet = props.setdefault("identityProfile", {}).setdefault("kubeletidentity", {})
+        kubelet.setdefault("resourceId", f"{mc}/{name}-agentpool")
+        kubelet.setdefault("clientId", _guid(kubelet["resourceId"], "client"))
+        kubelet.setdefault("objectId", _guid(kubelet["resourceId"], "principal"))
+        kubelet_principal = str(kubelet["objectId"])
+    else:  # the kubelet of a service-principal cluster pulls as that principal
+        kubelet_principal = _guid(blue["id"], "service-principal")
+        resources.append(
+            {"type": "emulator/principal", "id": kubelet_principal, "principalType": "ServicePrincipal", "appId": sp}
+        )
+    # Workload identity needs blue's OIDC issuer and the feature on (both are, on the bundled blue).
+    oidc = props.setdefault("oidcIssuerProfile", {})
+    oidc["enabled"] = True
+    oidc.setdefault("issuerURL", f"https://{location}.oic.prod-aks.azure.com/{TENANT}/{_guid(blue['id'], 'oidc')}/")
+    props.setdefault("securityProfile", {}).setdefault("workloadIdentity", {})["enabled"] = True
+    registries = [
+        f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerRegistry/registries/{acr}"
+        for acr in _registries()
+    ]
+    for registry in registries:
+        acr = registry.rsplit("/", 1)[-1]
+        resources.append(
+            {
+                "id": registry,
+                "type": "Microsoft.ContainerRegistry/registries",
+                "name": acr,
+                "location": location,
+                "sku": {"name": "Standard"},
+                "properties": {"loginServer": f"{acr}.azurecr.io", "adminUserEnabled": False},
+            }
+        )
+        resources.append(_assignment(registry, sub, rbac_roles.ACR_PULL, kubelet_principal))
+        grants.append((rbac_roles.ACR_PULL, registry, "kubelet"))
+    vault_name = re.sub(r"-+$", "", f"kv-{env}"[:24])
+    vault = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.KeyVault/vaults/{vault_name}"
+    resources.append(
+        {
+            "id": vault,
+            "type": "Microsoft.KeyVault/vaults",
+            "name": vault_name,
+            "location": location,
+            "properties": {
+                "tenantId": TENANT,
+                "vaultUri": f"https://{vault_name}.vault.azure.net/",
+                "enableRbacAuthorization": True,
+                "sku": {"family": "A", "name": "standard"},
+            },
+        }
+    )
+    for key, addon in (props.get("addonProfiles") or {}).items():
+        # A service-principal cluster's add-ons act as that principal: no add-on identity to grant.
+        if sp.lower() != "msi":
+            break
+        if key.lower() == "azurekeyvaultsecretsprovider" and isinstance(addon, dict) and addon.get("enabled"):
+            given = addon.setdefault("identity", {})
+            given.setdefault("resourceId", f"{mc}/azurekeyvaultsecretsprovider-{name}")
+            given.setdefault("clientId", _guid(given["resourceId"], "client"))
+            given.setdefault("objectId", _guid(given["resourceId"], "principal"))
+            resources.append(_assignment(vault, sub, rbac_roles.KEY_VAULT_SECRETS_USER, str(given["objectId"])))
+            grants.append((rbac_roles.KEY_VAULT_SECRETS_USER, vault, f"addon:{key}"))
+    api = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities"
+    api += f"/id-{env}-api"
+    api_client, api_principal = _guid(api, "client"), _guid(api, "principal")
+    resources.append(
+        {
+            "id": api,
+            "type": "Microsoft.ManagedIdentity/userAssignedIdentities",
+            "name": f"id-{env}-api",
+            "location": location,
+            "properties": {"tenantId": TENANT, "clientId": api_client, "principalId": api_principal},
+        }
+    )
+    resources.append(
+        {
+            "id": f"{api}/federatedIdentityCredentials/{name}-web-api",
+            "type": "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials",
+            "name": f"{name}-web-api",
+            "properties": {
+                "issuer": oidc["issuerURL"],
+                "subject": "system:serviceaccount:web:api",
+                "audiences": ["api://AzureADTokenExchange"],
+            },
+        }
+    )
+    # The api reads its secrets as itself: the identity is shared by blue and green, so is this grant.
+    resources.append(_assignment(vault, sub, rbac_roles.KEY_VAULT_SECRETS_USER, api_principal))
+    return Access(resources, registries[0] if registries else "", vault, api, api_client, tuple(grants))
+
+
+def application(
+    cluster_id: str, env: str, repo_url: str, branch: str = "main", variables: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
     """Blue's application, deployed by Flux: the repository, the extension, the configuration, and the objects
     Flux applied (as `kubectl get -o json` prints them: with Flux's labels, variables substituted)."""
     tree = json.loads(GITOPS_REPO.read_text(encoding="utf-8"))["paths"]
-    variables = {"environment": env}
+    variables = {"environment": env, **(variables or {})}
     repository = {"type": "emulator/gitRepository", "url": repo_url, "branches": {branch: {"paths": tree}}}
     extension = {
         "id": f"{cluster_id}/{KC}/extensions/flux",

@@ -12,8 +12,10 @@ import pytest
 from bluegreen import azure as azure_module
 from bluegreen.arm_ids import ResourceId
 from bluegreen.azure import AzureClients, AzureSettings
-from bluegreen.clusters import ORIGIN_TAG, RUN_TAG, Clusters, green_definition, summarize
+from bluegreen.clusters import ORIGIN_TAG, RUN_TAG, Clusters, summarize
+from bluegreen.contract import GreenOverrides
 from bluegreen.errors import PermanentError
+from bluegreen.green import define
 from bluegreen.metrics import origin_error_rate
 from bluegreen.routing import SwitchStep, next_switch_step
 from bluegreen.traffic import provider_for
@@ -66,23 +68,40 @@ def test_clone_keeps_every_writable_setting_of_a_realistic_blue(world):
     blue_id = next(r["id"] for r in estate.resources if "managedclusters" in r["type"].lower())
     blue = clusters.get(blue_id)
     green_id = str(ResourceId.parse(blue_id).sibling(estate.green_name))
-    body = green_definition(
-        blue, name=estate.green_name, version="1.31.8", run_id="r1", environment="nod-prod", origin="green"
-    )
+    body = define(
+        blue,
+        name=estate.green_name,
+        version="1.31.11",
+        run_id="r1",
+        environment="nod-prod",
+        origin="green",
+        overrides=GreenOverrides(),
+    ).body
     status = _wait(clock, emulator, clusters, green_id, clusters.start_create(green_id, body))
     assert status.status == "Succeeded"
 
     green = clusters.get(green_id)
     before, after = _writable(blue)["properties"], _writable(green)["properties"]
+    # Green's own: names, version (the newest patch of blue's minor), identities AKS makes, its OIDC issuer.
     differ_by_design = {"dnsPrefix", "nodeResourceGroup", "identityProfile", "servicePrincipalProfile"}
+    differ_by_design |= {"kubernetesVersion", "oidcIssuerProfile", "addonProfiles"}
     for key in set(before) | set(after):
         if key in differ_by_design or key == "agentPoolProfiles":
             continue
         assert after.get(key) == before.get(key), key
+    assert after["kubernetesVersion"] == "1.31.11" and after["oidcIssuerProfile"]["enabled"]
+    issuers = [body["properties"]["oidcIssuerProfile"]["issuerURL"] for body in (blue, green)]
+    assert issuers[0] != issuers[1]
+    for name, addon in before["addonProfiles"].items():  # the same add-ons; AKS gives each its own identity
+        assert {k: v for k, v in after["addonProfiles"][name].items() if k != "identity"} == {
+            k: v for k, v in addon.items() if k != "identity"
+        }
     pools_before = {p["name"]: p for p in before["agentPoolProfiles"]}
     for pool in after["agentPoolProfiles"]:
-        kept = {k: v for k, v in pools_before[pool["name"]].items() if k not in ("nodeImageVersion", "powerState")}
+        ignored = ("nodeImageVersion", "powerState", "orchestratorVersion")
+        kept = {k: v for k, v in pools_before[pool["name"]].items() if k not in ignored}
         assert {k: pool.get(k) for k in kept} == kept
+        assert pool["orchestratorVersion"] == "1.31.11"
     assert green["properties"]["dnsPrefix"] != blue["properties"]["dnsPrefix"]
     assert green["properties"]["nodeResourceGroup"] != blue["properties"]["nodeResourceGroup"]
     assert green["tags"][ORIGIN_TAG] == "green" and green["tags"][RUN_TAG] == "r1"

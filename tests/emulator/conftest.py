@@ -33,6 +33,14 @@ def fixture(name: str) -> dict[str, Any]:
     return body
 
 
+def create_body(name: str = "managed-cluster-blue.json") -> dict[str, Any]:
+    """A cluster's GET body as a create sends it: without the kubelet identity AKS made for that cluster (sent
+    back, it would name a pre-created kubelet identity, which AKS refuses on a system-assigned cluster)."""
+    body = fixture(name)
+    body["properties"].pop("identityProfile", None)
+    return body
+
+
 class StaticToken:
     """Any bearer token will do for the emulator."""
 
@@ -144,7 +152,8 @@ def deployment(ns: str, name: str, replicas: int, kind: str = "Deployment") -> d
             "selector": {"matchLabels": {"app": name}},
             "template": {
                 "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{"name": name, "image": f"nodpublishers.azurecr.io/{name}:1.4.2"}]},
+                # A public registry: pulling from an Azure Container Registry needs a grant (test_workload_access).
+                "spec": {"containers": [{"name": name, "image": f"ghcr.io/nodpublishers/{name}:1.4.2"}]},
             },
         },
     }

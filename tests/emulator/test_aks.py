@@ -13,13 +13,13 @@ from azure.mgmt.containerservice.models import RunCommandRequest
 
 from local.azure_emulator import AzureEmulator
 from local.clock import VirtualClock
-from tests.emulator.conftest import RG, begin, finish, fixture, web_app
+from tests.emulator.conftest import RG, begin, create_body, finish, web_app
 
 BLUE = "aks-nod-prod-blue"
 
 
 def green_body(version: str | None = None) -> dict[str, Any]:
-    body = copy.deepcopy(fixture("managed-cluster-blue.json"))
+    body = copy.deepcopy(create_body())
     props = body["properties"]
     props["nodeResourceGroup"] = "MC_rg-nod-prod_aks-nod-prod-green_eastus2"
     props["dnsPrefix"] = "aks-nod-prod-green"
@@ -32,7 +32,7 @@ def green_body(version: str | None = None) -> dict[str, Any]:
 
 @pytest.fixture
 def blue(aks: ContainerServiceClient) -> Any:
-    return aks.managed_clusters.begin_create_or_update(RG, BLUE, fixture("managed-cluster-blue.json")).result()
+    return aks.managed_clusters.begin_create_or_update(RG, BLUE, create_body()).result()
 
 
 def error_code(exc: pytest.ExceptionInfo[HttpResponseError]) -> str:
@@ -43,7 +43,7 @@ def test_create_goes_from_creating_to_succeeded_after_virtual_minutes(
     aks: ContainerServiceClient, emu: AzureEmulator, clock: VirtualClock
 ) -> None:
     started = clock.now()
-    begin(aks.managed_clusters.begin_create_or_update, RG, BLUE, fixture("managed-cluster-blue.json"))
+    begin(aks.managed_clusters.begin_create_or_update, RG, BLUE, create_body())
     assert aks.managed_clusters.get(RG, BLUE).provisioning_state == "Creating"
     finish(emu, clock)
     cluster = aks.managed_clusters.get(RG, BLUE)
@@ -57,7 +57,7 @@ def test_create_goes_from_creating_to_succeeded_after_virtual_minutes(
 def test_one_minor_upgrade_applies_when_done(
     aks: ContainerServiceClient, emu: AzureEmulator, clock: VirtualClock, blue: Any
 ) -> None:
-    body = fixture("managed-cluster-blue.json")
+    body = create_body()
     body["properties"]["kubernetesVersion"] = "1.32"
     begin(aks.managed_clusters.begin_create_or_update, RG, BLUE, body)
     during = aks.managed_clusters.get(RG, BLUE)
@@ -74,7 +74,7 @@ def test_one_minor_upgrade_applies_when_done(
 def test_bad_control_plane_versions_are_rejected(
     aks: ContainerServiceClient, blue: Any, version: str, code: str
 ) -> None:
-    body = fixture("managed-cluster-blue.json")
+    body = create_body()
     body["properties"]["kubernetesVersion"] = version
     with pytest.raises(HttpResponseError) as exc:
         aks.managed_clusters.begin_create_or_update(RG, BLUE, body)
@@ -92,7 +92,7 @@ def test_reused_node_resource_group_is_rejected(aks: ContainerServiceClient, blu
 
 
 def test_dns_prefix_cannot_change(aks: ContainerServiceClient, blue: Any) -> None:
-    body = fixture("managed-cluster-blue.json")
+    body = create_body()
     body["properties"]["dnsPrefix"] = "other"
     with pytest.raises(HttpResponseError) as exc:
         aks.managed_clusters.begin_create_or_update(RG, BLUE, body)
@@ -100,9 +100,9 @@ def test_dns_prefix_cannot_change(aks: ContainerServiceClient, blue: Any) -> Non
 
 
 def test_write_during_an_operation_gets_409(aks: ContainerServiceClient) -> None:
-    begin(aks.managed_clusters.begin_create_or_update, RG, BLUE, fixture("managed-cluster-blue.json"))
+    begin(aks.managed_clusters.begin_create_or_update, RG, BLUE, create_body())
     with pytest.raises(HttpResponseError) as exc:
-        aks.managed_clusters.begin_create_or_update(RG, BLUE, fixture("managed-cluster-blue.json"))
+        aks.managed_clusters.begin_create_or_update(RG, BLUE, create_body())
     assert exc.value.status_code == 409
     assert error_code(exc) == "OperationNotAllowed"
 
@@ -116,7 +116,7 @@ def test_pool_more_than_two_minors_behind_is_rejected(aks: ContainerServiceClien
 
 
 def test_read_only_fields_in_a_put_are_ignored(aks: ContainerServiceClient, blue: Any) -> None:
-    body = fixture("managed-cluster-blue.json")
+    body = create_body()
     body["properties"]["fqdn"] = "evil.example"
     body["properties"]["provisioningState"] = "Failed"
     cluster = aks.managed_clusters.begin_create_or_update(RG, BLUE, body).result()
@@ -171,12 +171,12 @@ def test_stop_then_start_changes_power_state(aks: ContainerServiceClient, blue: 
 def test_delete_removes_the_cluster_and_frees_its_node_resource_group(aks: ContainerServiceClient, blue: Any) -> None:
     aks.managed_clusters.begin_delete(RG, BLUE).result()
     assert [c.name for c in aks.managed_clusters.list_by_resource_group(RG)] == []
-    again = aks.managed_clusters.begin_create_or_update(RG, BLUE, fixture("managed-cluster-blue.json")).result()
+    again = aks.managed_clusters.begin_create_or_update(RG, BLUE, create_body()).result()
     assert again.provisioning_state == "Succeeded"
 
 
 def test_agent_pool_upgrade_through_agent_pools_api(aks: ContainerServiceClient, blue: Any) -> None:
-    body = fixture("managed-cluster-blue.json")
+    body = create_body()
     body["properties"]["kubernetesVersion"] = "1.32.9"
     for pool in body["properties"]["agentPoolProfiles"]:
         pool.pop("orchestratorVersion")

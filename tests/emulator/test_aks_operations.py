@@ -6,7 +6,6 @@ own, and its waits move the virtual clock, so it would finish the operation behi
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -16,14 +15,14 @@ from azure.mgmt.containerservice import ContainerServiceClient
 
 from local.azure_emulator import AzureEmulator
 from local.clock import VirtualClock
-from tests.emulator.conftest import RG, begin, finish, fixture, status_document
+from tests.emulator.conftest import RG, begin, create_body, finish, fixture, status_document
 
 BLUE = "aks-nod-prod-blue"
 PENDING = "please wait for it to finish before starting a new operation. See https://aka.ms/aks-pending-operation"
 
 
 def blue_body(**props: Any) -> dict[str, Any]:
-    body = copy.deepcopy(fixture("managed-cluster-blue.json"))
+    body = create_body()
     body["properties"].update(props)
     return body
 

@@ -75,14 +75,23 @@ def test_seeding_az_aks_show_output(emu: AzureEmulator, aks: ContainerServiceCli
     assert cluster.current_kubernetes_version == "1.30.14"
     assert cluster.agent_pool_profiles[1].name == "userpool1"
     assert cluster.power_state.code == "Running"
-    assert [r["id"] for r in emu.resources()] == [arm["id"].replace("resourcegroups", "resourceGroups")]
+    clusters = [r["id"] for r in emu.resources() if r["type"].lower().endswith("/managedclusters")]
+    assert clusters == [arm["id"].replace("resourcegroups", "resourceGroups")]
+    # With it, the identities AKS made for it: the kubelet's and the add-ons' (in its node resource group).
+    identities = {r["name"] for r in emu.resources() if r["type"] == "Microsoft.ManagedIdentity/userAssignedIdentities"}
+    assert identities == {
+        "aks-nod-prod-blue-agentpool",
+        "omsagent-aks-nod-prod-blue",
+        "azurekeyvaultsecretsprovider-aks-nod-prod-blue",
+    }
 
 
 def test_control_api_over_http(emu: AzureEmulator) -> None:
     base = emu.arm_endpoint + "/_emulator"
     verify = emu.ca_bundle
     assert requests.post(base + "/seed", json=[fixture("managed-cluster-blue.json")], verify=verify).status_code == 200
-    assert [r["name"] for r in requests.get(base + "/resources", verify=verify).json()] == ["aks-nod-prod-blue"]
+    listed = requests.get(base + "/resources", verify=verify).json()
+    assert [r["name"] for r in listed if r["type"].lower().endswith("/managedclusters")] == ["aks-nod-prod-blue"]
     assert requests.post(base + "/faults", json={"status": 429, "count": 1}, verify=verify).status_code == 200
     path = f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.ContainerService/managedClusters/"
     path += "aks-nod-prod-blue"

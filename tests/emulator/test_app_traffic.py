@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import pytest
@@ -21,6 +20,7 @@ from tests.emulator.conftest import (
     PROFILE,
     RG,
     app_seed,
+    create_body,
     deployment,
     fixture,
     per_origin,
@@ -35,7 +35,7 @@ def probe(emu: AzureEmulator, host: str) -> int:
 
 
 def green_body() -> dict[str, Any]:
-    body = copy.deepcopy(fixture("managed-cluster-blue.json"))
+    body = create_body()
     body["properties"]["nodeResourceGroup"] = "MC_rg-nod-prod_aks-nod-prod-green_eastus2"
     body["properties"]["dnsPrefix"] = GREEN
     return body

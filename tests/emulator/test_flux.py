@@ -17,7 +17,7 @@ from azure.mgmt.kubernetesconfiguration.models import Extension, FluxConfigurati
 
 from local.azure_emulator import AzureEmulator
 from local.clock import VirtualClock
-from tests.emulator.conftest import RG, begin, fixture, namespace, status_document, web_app
+from tests.emulator.conftest import RG, begin, create_body, fixture, namespace, status_document, web_app
 
 CLUSTER = "aks-nod-prod-blue"
 MC = ("Microsoft.ContainerService", "managedClusters", CLUSTER)
@@ -398,7 +398,7 @@ def test_extensions_and_configurations_go_with_their_cluster(
 ) -> None:
     create(kc, "web", flux_body())
     aks.managed_clusters.begin_delete(RG, CLUSTER).result()
-    aks.managed_clusters.begin_create_or_update(RG, CLUSTER, fixture("managed-cluster-blue.json")).result()
+    aks.managed_clusters.begin_create_or_update(RG, CLUSTER, create_body()).result()
     assert list(kc.extensions.list(RG, *MC)) == [] and list(kc.flux_configurations.list(RG, *MC)) == []
     assert "web" not in {n["metadata"]["name"] for n in kubectl(aks, "kubectl get ns -o json")["items"]}
 

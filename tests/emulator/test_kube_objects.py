@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
 
@@ -13,7 +12,7 @@ from azure.mgmt.containerservice.models import RunCommandRequest
 
 from local.azure_emulator import AzureEmulator
 from local.clock import VirtualClock
-from tests.emulator.conftest import RG, app_seed, deployment, fixture, namespace, web_app
+from tests.emulator.conftest import RG, app_seed, create_body, deployment, fixture, namespace, web_app
 
 BLUE = "aks-nod-prod-blue"
 SYSTEM_DEPLOYMENTS = {"coredns", "coredns-autoscaler", "konnectivity-agent", "metrics-server"}
@@ -42,7 +41,7 @@ def items(aks: ContainerServiceClient, command: str, cluster: str = BLUE) -> lis
 
 def plain_cluster() -> dict[str, Any]:
     """The fixture without its add-ons: a cluster as `az aks create` makes it by default."""
-    body = copy.deepcopy(fixture("managed-cluster-blue.json"))
+    body = create_body()
     body["properties"].pop("addonProfiles")
     body["properties"].pop("workloadAutoScalerProfile")
     return body
@@ -75,7 +74,7 @@ def test_a_new_cluster_runs_only_what_aks_puts_there(aks: ContainerServiceClient
 def test_enabled_add_ons_bring_their_objects(
     aks: ContainerServiceClient, emu: AzureEmulator, clock: VirtualClock
 ) -> None:
-    body = fixture("managed-cluster-blue.json")  # omsagent, Key Vault CSI provider and KEDA enabled
+    body = create_body()  # omsagent, Key Vault CSI provider and KEDA enabled
     body["properties"]["ingressProfile"] = {"webAppRouting": {"enabled": True}}
     aks.managed_clusters.begin_create_or_update(RG, BLUE, body).result()
     names = {

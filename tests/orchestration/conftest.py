@@ -105,6 +105,33 @@ def no_workloads(**changes: Any) -> contract.WorkloadsPlan:
     return plan.model_copy(update=changes)
 
 
+# What green inherits of blue in the scripted runs: a grant, a federated credential, Event Grid wiring.
+REGISTRY = f"{PROVIDERS}/Microsoft.ContainerRegistry/registries/crnodprod"
+API_IDENTITY = f"{PROVIDERS}/Microsoft.ManagedIdentity/userAssignedIdentities/id-nod-api"
+BLUE_TOPIC = f"{PROVIDERS}/Microsoft.EventGrid/systemTopics/{BLUE_NAME}-events"
+INHERITANCE = contract.Inheritance(
+    grants=[
+        contract.GrantToCopy(
+            identity="kubelet",
+            role_definition_id="/providers/Microsoft.Authorization/roleDefinitions/7f951dda-4ed3-4680-a7ca-43fe172d538d",
+            scope=REGISTRY,
+            blue_principal="1e2d3c4b-0000-4000-8000-0000000000cc",
+            blue_assignment=f"{REGISTRY}/providers/Microsoft.Authorization/roleAssignments/blue-acrpull",
+        )
+    ],
+    federations=[
+        contract.FederationToCopy(
+            identity_id=API_IDENTITY,
+            name="api",
+            subject="system:serviceaccount:web:api",
+            audiences=["api://AzureADTokenExchange"],
+            twin_name=f"api-{GREEN_NAME}",
+        )
+    ],
+    wiring=[contract.WiringToCopy(kind="system_topic", source_id=BLUE_TOPIC, twin_name=f"{GREEN_NAME}-events")],
+)
+
+
 def make_plan(pools: tuple[str, ...] = TWO_POOLS, hops: tuple[str, ...] = HOPS, **settings: Any) -> contract.Plan:
     """What resolve_run decides for nod-prod: green cloned at blue's version, then one hop per minor."""
     defaults: dict[str, Any] = {
@@ -135,6 +162,7 @@ def make_plan(pools: tuple[str, ...] = TWO_POOLS, hops: tuple[str, ...] = HOPS, 
             groups=[contract.OriginPair(group=GROUP, blue=BLUE_ORIGIN, green=GREEN_ORIGIN)],
         ),
         settings=contract.RunSettings(**{**defaults, **settings}),
+        inheritance=INHERITANCE,
     )
 
 
@@ -298,6 +326,9 @@ class FakeAzure:
     # populate (pipeline)
     notices: list[contract.PipelineNotice] = field(default_factory=list)
     signed_with: list[str] = field(default_factory=list)  # the key each notice was signed with (never returned)
+    # inheritance: what wire_green created (by cluster), and every unwire_cluster request
+    bound: dict[str, list[contract.Inherited]] = field(default_factory=dict)
+    unwired: list[contract.ClusterTarget] = field(default_factory=list)
     # verify: green against blue, reported whenever the verification names blue (`blue_id`)
     parity: contract.ParityReport = field(default_factory=lambda: contract.ParityReport(compared=12))
 
@@ -453,6 +484,40 @@ class FakeAzure:
         if report_parity is not None:
             problems += parity.describe(report_parity)
         return contract.VerificationReport(parity=report_parity, problems=problems, passed=not problems)
+
+    # ---- inheritance
+
+    def wire_green(self, payload: Any) -> contract.Wired:
+        """Green gets a twin of each planned grant, credential and piece of wiring (recorded as bound to green)."""
+        request = contract.WireGreen.model_validate(payload)
+        plan, green = request.inheritance, request.green_id
+        created = [
+            contract.Inherited(
+                kind="role_assignment", id=f"{g.scope}/roleAssignments/green-{i}", twin_of=g.blue_assignment
+            )
+            for i, g in enumerate(plan.grants)
+        ]
+        created += [
+            contract.Inherited(
+                kind="federated_credential", id=f"{f.identity_id}/federatedIdentityCredentials/{f.twin_name}"
+            )
+            for f in plan.federations
+        ]
+        created += [
+            contract.Inherited(kind=w.kind, id=w.source_id.rsplit("/", 1)[0] + f"/{w.twin_name}", twin_of=w.source_id)
+            for w in plan.wiring
+        ]
+        self.bound[green.lower()] = created
+        return contract.Wired(created=created)
+
+    def unwire_cluster(self, payload: Any) -> contract.Unwired:
+        """Removes what is bound to the cluster; blue's own wiring is one system topic and its grant."""
+        request = contract.ClusterTarget.model_validate(payload)
+        self.unwired.append(request)
+        key = request.cluster_id.lower()
+        if key == self.plan.blue.cluster_id.lower():
+            return contract.Unwired(removed=[BLUE_TOPIC, self.plan.inheritance.grants[0].blue_assignment])
+        return contract.Unwired(removed=[i.id for i in self.bound.pop(key, [])])
 
     # ---- populate
 

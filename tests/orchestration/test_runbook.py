@@ -141,6 +141,7 @@ def test_happy_path_calls_azure_in_runbook_order(happy_path):
     assert decisive_calls(upgrade) == [
         ("resolve_run",),
         ("start_green_create",),
+        ("wire_green",),  # grants, credentials and wiring before the applications arrive (they need them)
         ("copy_configurations", "extensions", (EXTENSION,)),
         ("copy_configurations", "flux_configurations", (FLUX_CONFIGURATION,)),
         *hops,

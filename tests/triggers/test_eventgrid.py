@@ -93,3 +93,27 @@ def test_subscription_validation_is_answered(stack: Stack) -> None:
     body = fixture("eventgrid", "subscription-validation.json")
     status, answer = stack.eventgrid(body, headers={"aeg-event-type": "SubscriptionValidation"})
     assert status == 200 and answer == {"validationResponse": body[0]["data"]["validationCode"]}
+
+
+def out_of_support(cluster: dict) -> None:
+    """Blue on 1.29, a minor the region no longer offers (ClusterSupportEnded has been sent for it)."""
+    props = cluster["properties"]
+    props["kubernetesVersion"] = props["currentKubernetesVersion"] = "1.29.9"
+    for pool in props["agentPoolProfiles"]:
+        pool["orchestratorVersion"] = pool["currentOrchestratorVersion"] = "1.29.9"
+
+
+def test_support_ended_for_an_out_of_support_blue_upgrades_it_with_the_default_configuration(make_stack) -> None:
+    # The defaults: clone-then-upgrade, target latest. Blue's 1.29.9 cannot be created any more: green starts at
+    # the lowest minor the region offers, then hops one minor at a time.
+    stack = make_stack(strategy="clone-then-upgrade", estate_changes=[("managedClusters", out_of_support)])
+    body = event(stack, "cluster-support-ended.json", data={"kubernetesVersion": "1.29.9"})
+    assert stack.eventgrid(body)[0] == 200
+    [run] = runs(stack)
+    final = stack.finish(run["id"], timeout=120)
+    output = final["output"]
+    assert output["outcome"] == "completed", output["reason"]
+    assert output["upgrade_path"] == ["1.30.14", "1.31.11", "1.32.9", "1.33.6", "1.34.2"]
+    assert output["green"]["version"] == "1.34.2" and output["live"] == stack.estate.green_name
+    notes = [entry["detail"] for entry in output["timeline"]]
+    assert f"{stack.estate.green_name} created at 1.30.14" in notes  # the lowest minor offered, newest patch

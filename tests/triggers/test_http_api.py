@@ -206,3 +206,39 @@ def test_unknown_runs_are_404_and_the_list_is_newest_first(stack: Stack) -> None
     assert body["runs"][0]["phase"] == "clone" and body["runs"][0]["startedBy"] == ALICE
     assert stack.api("GET", "upgrades?limit=0")[0] == 400
     assert stack.api("GET", "upgrades?environment=nowhere")[0] == 404
+
+
+def test_a_target_the_region_does_not_offer_is_400_listing_what_it_offers_and_starts_nothing(stack: Stack) -> None:
+    status, body = stack.api("POST", "upgrades", {"environment": stack.env, "targetVersion": "1.30.2"})
+    assert status == 400 and body["error"]["code"] == "VersionNotOffered"
+    assert "1.31 (1.31.5, 1.31.8, 1.31.11)" in body["error"]["message"]
+    status, body = stack.api("POST", "upgrades", {"environment": stack.env, "targetVersion": "1.31.5"})
+    assert status == 400 and body["error"]["code"] == "DowngradeNotAllowed"  # blue runs 1.31.8
+    assert stack.api("GET", f"upgrades?environment={stack.env}")[1]["runs"] == []
+    assert [r for r in stack.emulator.requests() if r["method"] not in ("GET", "HEAD")] == []
+
+
+def test_the_plan_shows_what_a_run_would_do_without_writing(stack: Stack) -> None:
+    stack.emulator.clear_requests()
+    status, plan = stack.api("GET", f"environments/{stack.env}/plan?targetVersion=1.33", user=None)
+    assert status == 200, plan
+    assert plan["ok"] and plan["target_version"] == "1.33.6" and plan["strategy"] == "create-at-target"
+    assert plan["clone_version"] == "1.33.6" and plan["upgrade_path"] == []
+    assert {g["identity"] for g in plan["inheritance"]["grants"]} == {"kubelet", "addon:azureKeyvaultSecretsProvider"}
+    assert {c["status"] for c in plan["checks"]} == {"ok"}
+    assert plan["writes"][0] == {
+        "method": "PUT",
+        "resource": plan["green"]["cluster_id"],
+        "why": "create green at 1.33.6",
+    }
+    assert [r for r in stack.emulator.requests() if r["method"] not in ("GET", "HEAD")] == []
+
+
+def test_plan_refusals_name_what_is_wrong(stack: Stack) -> None:
+    assert stack.api("GET", "environments/nope/plan")[0] == 404
+    status, body = stack.api("GET", f"environments/{stack.env}/plan?targetVersion=1.28")
+    assert status == 400 and body["error"]["code"] == "VersionNotOffered"
+    status, body = stack.api("GET", f"environments/{stack.env}/plan?targetVersion=1.30")
+    assert status == 400 and body["error"]["code"] == "DowngradeNotAllowed"
+    status, body = stack.api("GET", f"environments/{stack.env}/plan?target=1.33")
+    assert status == 400 and "target" in body["error"]["message"]

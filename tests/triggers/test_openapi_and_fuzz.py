@@ -108,6 +108,7 @@ ENDPOINTS = [
     ("POST", "upgrades/nod-prod-7/rollback"),
     ("POST", "upgrades/nod-prod-7/abort"),
     ("POST", "alerts"),
+    ("GET", "environments/nod-prod/plan"),
 ]
 
 

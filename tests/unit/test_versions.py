@@ -3,7 +3,7 @@
 import pytest
 
 from bluegreen.errors import PermanentError
-from bluegreen.versions import Catalogue, Version, choose_target, upgrade_path
+from bluegreen.versions import Catalogue, Version, choose_target, plan_versions, upgrade_path
 
 CATALOGUE = Catalogue.from_arm(
     {
@@ -79,3 +79,38 @@ def test_missing_intermediate_minor_is_refused():
 def test_only_ascii_versions_parse(text):
     with pytest.raises(PermanentError):
         Version.parse(text)
+
+
+# ---- where green starts (plan_versions): a blue whose patch or minor is no longer offered still upgrades
+
+
+def test_clone_starts_at_the_newest_offered_patch_of_blues_minor():
+    plan = plan_versions(Version(1, 31, 4), Version(1, 34, 2), CATALOGUE, create_at_target=False)
+    assert plan.clone == Version(1, 31, 11)  # 1.31.4 itself is no longer offered: AKS would refuse the create
+    assert plan.hops == [Version(1, 32, 9), Version(1, 33, 6), Version(1, 34, 2)]
+
+
+def test_a_blue_out_of_support_is_cloned_at_the_lowest_offered_minor_then_hops():
+    plan = plan_versions(Version(1, 29, 9), Version(1, 33, 6), CATALOGUE, create_at_target=False)
+    assert plan.clone == Version(1, 31, 11)
+    assert plan.hops == [Version(1, 32, 9), Version(1, 33, 6)]
+    assert plan.path == [Version(1, 31, 11), Version(1, 32, 9), Version(1, 33, 6)]
+
+
+def test_create_at_target_is_one_create_even_from_an_unsupported_blue():
+    plan = plan_versions(Version(1, 27, 3), Version(1, 34, 2), CATALOGUE, create_at_target=True)
+    assert (plan.clone, plan.hops, plan.path) == (Version(1, 34, 2), [], [Version(1, 34, 2)])
+
+
+def test_a_target_older_than_blue_is_refused_with_what_the_region_offers():
+    with pytest.raises(PermanentError) as refused:
+        plan_versions(Version(1, 33, 6), Version(1, 32, 9), CATALOGUE, create_at_target=True)
+    assert refused.value.code == "DowngradeNotAllowed"
+    assert "1.34 (1.34.1, 1.34.2)" in refused.value.message
+
+
+def test_an_unoffered_target_names_every_offered_version():
+    with pytest.raises(PermanentError) as refused:
+        choose_target("1.30", CATALOGUE)
+    assert refused.value.code == "VersionNotOffered"
+    assert "1.31 (1.31.5, 1.31.8, 1.31.11), 1.32 (1.32.6, 1.32.9)" in refused.value.message
