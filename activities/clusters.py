@@ -90,15 +90,9 @@ def start_pool_upgrade(request: contract.PoolUpgrade) -> contract.OperationHandl
 
 
 def _refuse_unless_ours(request: contract.ClusterTarget, cluster: dict[str, object]) -> None:
-    if request.only_if_run is None:
-        return
-    tags = cluster.get("tags")
-    run = tags.get(clusters.RUN_TAG) if isinstance(tags, dict) else None
-    if run != request.only_if_run:
-        raise errors.PermanentError(
-            "NotThisRunsCluster",
-            f"{request.cluster_id} was not created by run {request.only_if_run} (run tag {run!r}); left as it is",
-        )
+    refusal = clusters.guard_refusal(request, cluster)
+    if refusal is not None:
+        raise errors.PermanentError("NotThisRunsCluster", f"{refusal}; left as it is")
 
 
 @activity(bp)
@@ -126,6 +120,22 @@ def start_cluster_stop(request: contract.ClusterTarget) -> contract.OperationHan
     if summary.provisioning_state == "Stopping":
         return _running()
     return aks.start_stop(request.cluster_id)
+
+
+@activity(bp)
+def start_cluster_start(request: contract.ClusterTarget) -> contract.OperationHandle:
+    """Start a stopped cluster (a revert to a retained one); a running one needs nothing."""
+    aks = _clusters()
+    current = aks.get(request.cluster_id)
+    if current is None:
+        raise errors.PermanentError("ClusterNotFound", f"{request.cluster_id} does not exist")
+    _refuse_unless_ours(request, current)
+    summary = clusters.summarize(current)
+    if summary.power_state != "Stopped" and summary.provisioning_state not in BUSY_STATES:
+        return contract.OperationHandle(status_url=None, status="Existing")
+    if summary.provisioning_state == "Starting":
+        return _running()
+    return aks.start_start(request.cluster_id)
 
 
 @activity(bp)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from activities import bp
 from activities._activity import activity
-from bluegreen.lazy import azure, clusters, contract, errors, inheritance, wiring
+from bluegreen.lazy import azure, clusters, contract, errors, inheritance, retention, wiring
 
 
 @activity(bp)
@@ -38,30 +38,9 @@ def wire_green(request: contract.WireGreen) -> contract.Wired:
 
 @activity(bp)
 def unwire_cluster(request: contract.ClusterTarget) -> contract.Unwired:
-    """Remove what is bound to a cluster before it is deleted; a cluster not this run's is left alone."""
+    """Remove what is bound to a cluster before it is deleted; a cluster not the run's to delete is left alone."""
     client = azure.clients()
     body = clusters.Clusters(client).get(request.cluster_id)
-    if body is None:
+    if body is None or clusters.guard_refusal(request, body) is not None:
         return contract.Unwired(removed=[])
-    if request.only_if_run is not None and (body.get("tags") or {}).get(clusters.RUN_TAG) != request.only_if_run:
-        return contract.Unwired(removed=[])
-    plumbing = wiring.Wiring(client)
-    grants, federations = inheritance.Grants(client), inheritance.Federations(client)
-    records = wiring.records_of(plumbing.of_cluster(request.cluster_id, str(body.get("name") or "")))
-    records += federations.of_cluster(body) + grants.of_cluster(body)
-    removed, failed = [], []
-    for record in records:
-        try:
-            if record.kind == "role_assignment":
-                grants.remove(record.id)
-            elif record.kind == "federated_credential":
-                federations.remove(record.id)
-            else:
-                plumbing.remove(record)
-        except errors.BlueGreenError as error:
-            if error.temporary:
-                raise  # retried on the activity's policy; what was removed is found gone next time
-            failed.append(f"{record.id}: {error.code}")
-            continue
-        removed.append(record.id)
-    return contract.Unwired(removed=removed, failed=failed)
+    return retention.unbind(client, body)

@@ -6,15 +6,23 @@ new `kubernetesVersion`, then each node pool by a new `orchestratorVersion` on i
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
-from azure.mgmt.containerservice.models import AgentPool, ManagedCluster, RunCommandRequest
+from azure.mgmt.containerservice.models import AgentPool, ManagedCluster, RunCommandRequest, TagsObject
 
 from bluegreen import operations
 from bluegreen.arm_ids import ResourceId
 from bluegreen.azure import AzureClients
-from bluegreen.contract import ClusterSummary, ErrorInfo, OperationHandle, OperationStatus
+from bluegreen.contract import (
+    ClusterSummary,
+    ClusterTarget,
+    ErrorInfo,
+    OperationHandle,
+    OperationStatus,
+    RetainedCluster,
+)
 from bluegreen.errors import classify
 
 # Tags a run puts on the cluster it creates: which run and environment made it, and the Front Door
@@ -22,6 +30,14 @@ from bluegreen.errors import classify
 RUN_TAG = "bluegreen-run"
 ENVIRONMENT_TAG = "bluegreen-environment"
 ORIGIN_TAG = "bluegreen-origin"
+# Tags a run puts on a cluster it retires (kept or stopped, not deleted): which run retired it, as what,
+# and until when it is kept. They are the retention's only record: the sweep, a reclaiming run and a revert
+# act on a cluster only while its tags say this environment retired it. An operator who wants it longer
+# edits `bluegreen-retain-until`; one who wants it kept for good removes the tags.
+RETIRED_BY_TAG = "bluegreen-retired-by"
+RETIRED_AS_TAG = "bluegreen-retired-as"
+RETAIN_UNTIL_TAG = "bluegreen-retain-until"
+RETENTION_TAGS = (RETIRED_BY_TAG, RETIRED_AS_TAG, RETAIN_UNTIL_TAG)
 
 
 def summarize(body: dict[str, Any]) -> ClusterSummary:
@@ -46,6 +62,49 @@ def summarize(body: dict[str, Any]) -> ClusterSummary:
         if isinstance(error, dict)
         else None,
     )
+
+
+def retained_of(body: dict[str, Any], environment: str) -> RetainedCluster | None:
+    """The cluster's retention, if its tags say `environment` retired it (with a readable end), else None."""
+    tags = {str(k).lower(): str(v) for k, v in (body.get("tags") or {}).items()}
+    if tags.get(ENVIRONMENT_TAG) != environment or not tags.get(RETIRED_BY_TAG):
+        return None
+    until = tags.get(RETAIN_UNTIL_TAG, "")
+    retired_as = tags.get(RETIRED_AS_TAG, "retired")
+    if not _ISO_UTC.fullmatch(until) or retired_as not in ("retired", "rolled-back", "reverted-from"):
+        return None  # edited by hand into something unreadable: treated as not retained, never deleted
+    summary = summarize(body)
+    return RetainedCluster(
+        cluster_id=str(body.get("id")),
+        name=str(body.get("name")),
+        environment=environment,
+        retired_by=tags[RETIRED_BY_TAG],
+        retired_as=retired_as,
+        retained_until=until,
+        version=summary.version,
+        power_state=summary.power_state,
+        provisioning_state=summary.provisioning_state,
+    )
+
+
+def guard_refusal(target: ClusterTarget, body: dict[str, Any]) -> str | None:
+    """Why a stop or delete must leave this cluster alone, or None when it is the caller's to act on.
+
+    `only_if_run`: green, created by that run (its run tag). `only_if_retired_by`: a cluster that run
+    retired (its retention tags), whatever created it.
+    """
+    tags = {str(k).lower(): str(v) for k, v in (body.get("tags") or {}).items()}
+    if target.only_if_run is not None and tags.get(RUN_TAG) != target.only_if_run:
+        return f"{target.cluster_id} was not created by run {target.only_if_run} (run tag {tags.get(RUN_TAG)!r})"
+    if target.only_if_retired_by is not None and tags.get(RETIRED_BY_TAG) != target.only_if_retired_by:
+        return (
+            f"{target.cluster_id} is not retained by run {target.only_if_retired_by} "
+            f"(retired-by tag {tags.get(RETIRED_BY_TAG)!r})"
+        )
+    return None
+
+
+_ISO_UTC = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 
 
 class Clusters:
@@ -115,6 +174,17 @@ class Clusters:
         body.setdefault("properties", {})["orchestratorVersion"] = version
         body["properties"].pop("nodeImageVersion", None)
         return operations.start(pools.begin_create_or_update, rid.resource_group, rid.name, pool_name, AgentPool(body))
+
+    def update_tags(self, cluster_id: str, tags: dict[str, str]) -> dict[str, Any]:
+        """Replace the cluster's tags (ManagedClusters_UpdateTags, a short long-running operation: waited for)."""
+        rid = ResourceId.parse(cluster_id)
+        ops = self._client(rid).managed_clusters
+        try:
+            updated = ops.begin_update_tags(rid.resource_group, rid.name, TagsObject(tags=tags)).result()
+        except Exception as exc:
+            raise classify(exc) from exc
+        body: dict[str, Any] = updated.as_dict()
+        return body
 
     def start_stop(self, cluster_id: str) -> OperationHandle:
         rid = ResourceId.parse(cluster_id)

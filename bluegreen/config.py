@@ -189,6 +189,18 @@ class Retire(_Model):
     after_rollback: Literal["keep", "stop", "delete"] = Field(
         "stop", description="green once traffic is back on blue: stopped by default (no compute charge, kept to study)"
     )
+    retain_hours: int = Field(
+        72,
+        ge=0,
+        le=24 * 366,
+        description="how long a retained cluster (kept or stopped) stays before the retention sweep deletes it; "
+        "a revert to it is possible until then",
+    )
+    reclaim_slot: bool = Field(
+        True,
+        description="a run that finds the idle slot holding a cluster this environment retired deletes it first; "
+        "false: the run is refused until the retention ends or someone deletes it",
+    )
 
 
 class Switch(_Model):

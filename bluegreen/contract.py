@@ -27,6 +27,7 @@ class Phase(StrEnum):
     """The runbook's phases, in order; `rollback` only when traffic goes back to blue."""
 
     CLONE = "clone"
+    START = "start"  # a revert: the retained cluster is started (instead of clone, populate, upgrade)
     POPULATE = "populate"
     UPGRADE = "upgrade"
     VERIFY = "verify"
@@ -66,6 +67,7 @@ class OperationKind(StrEnum):
     UPGRADE_CONTROL_PLANE = "upgrade-control-plane"
     UPGRADE_POOL = "upgrade-pool"
     STOP = "stop"
+    START = "start"
     DELETE = "delete"
 
 
@@ -84,6 +86,11 @@ class BakeVerdict(StrEnum):
 
 FrontDoorKind = Literal["standard", "classic"]
 RetireMode = Literal["keep", "stop", "delete"]
+# What a run does: upgrade (a new green from blue) or revert (back to the cluster a run retained).
+RunKind = Literal["upgrade", "revert"]
+# Why a cluster is retained: it was blue when a run completed, green when traffic came back, or the
+# cluster a revert moved away from.
+RetiredAs = Literal["retired", "rolled-back", "reverted-from"]
 GreenAddress = Literal["fixed", "discover"]
 
 
@@ -129,6 +136,7 @@ class RunRequest(Contract):
     """The orchestrator's input, written by a trigger. Identities come from the platform, never a body."""
 
     environment: str
+    kind: RunKind = "upgrade"
     target_version: str | None = None
     strategy: Strategy | None = None
     reason: str | None = None
@@ -160,11 +168,25 @@ class GreenOverrides(Contract):
 
 
 class NewCluster(Contract):
-    """Green: the cluster this run creates in the idle slot."""
+    """Green: the cluster this run creates in the idle slot (a revert: the retained cluster it goes back to)."""
 
     cluster_id: str
     name: str
     overrides: GreenOverrides = GreenOverrides()
+
+
+class RetainedCluster(Contract):
+    """A cluster this environment retired and keeps for a while (its tags say so): revertible, then deleted."""
+
+    cluster_id: str
+    name: str
+    environment: str
+    retired_by: str  # the run that retired it
+    retired_as: RetiredAs
+    retained_until: str  # ISO 8601 UTC; the retention sweep deletes it after this
+    version: str | None = None
+    power_state: str | None = None  # Running | Stopped
+    provisioning_state: str | None = None
 
 
 class OriginPair(Contract):
@@ -278,6 +300,7 @@ class RunSettings(Contract):
     bake: Bake
     retire: RetireMode
     after_rollback: RetireMode
+    retain_hours: int = 72
     keep_failed_green: bool
     switch_timeout_minutes: int
     workloads: WorkloadsPlan
@@ -288,6 +311,7 @@ class Plan(Contract):
 
     run_id: str
     environment: str
+    kind: RunKind = "upgrade"
     strategy: Strategy
     target_version: str
     clone_version: str
@@ -299,6 +323,10 @@ class Plan(Contract):
     settings: RunSettings
     inheritance: Inheritance = Inheritance()
     checks: list[Check] = []
+    # The retained cluster in the idle slot that the run deletes before it creates green (retire.reclaim_slot).
+    reclaim: RetainedCluster | None = None
+    # A revert: the retained cluster it goes back to (green), as it was when the run started.
+    revert_to: RetainedCluster | None = None
 
 
 class PlannedWrite(Contract):
@@ -326,6 +354,7 @@ class PlanReport(Contract):
     inheritance: Inheritance
     checks: list[Check]
     writes: list[PlannedWrite]
+    reclaim: RetainedCluster | None = None
 
 
 # ---- cluster operations (a start activity, then checks on durable timers)
@@ -347,6 +376,9 @@ class ClusterTarget(Contract):
     # Act only on a cluster this run created (its run tag): how removing green can never delete the
     # previous run's retired blue, or anything else that happens to sit in the slot.
     only_if_run: str | None = None
+    # Act only on a cluster this environment retired by that run (its retention tags): how reclaiming the
+    # slot or the retention sweep can never delete a cluster the environment did not retire.
+    only_if_retired_by: str | None = None
 
 
 class ControlPlaneUpgrade(Contract):
@@ -390,6 +422,7 @@ class ClusterOperation(Contract):
     pool: str | None = None
     create: CreateGreen | None = None
     only_if_run: str | None = None  # stop / delete: only a cluster this run created
+    only_if_retired_by: str | None = None  # stop / delete: only a cluster that run retired
     # Set when the sub-orchestration continues as new: the operation it is already watching.
     started: OperationHandle | None = None
     polls: int = 0
@@ -420,6 +453,82 @@ class Unwired(Contract):
 
     removed: list[str]
     failed: list[str] = []  # ids that could not be removed, with why: "id: code"
+
+
+# ---- retention: a retired cluster stays for a while (revertible), then the sweep deletes it
+
+
+class MarkRetained(Contract):
+    """Tag a cluster as retained by this environment until `retained_until` (before it is stopped)."""
+
+    cluster_id: str
+    environment: str
+    origin: str  # the origin in front of it: how a `live_id` environment finds its slot's cluster
+    run_id: str
+    retired_as: RetiredAs
+    retained_until: str
+
+
+class ReleaseRetained(Contract):
+    """Take the retention tags off a cluster a revert made live again (only if `retired_by` still says so)."""
+
+    cluster_id: str
+    retired_by: str
+
+
+class Retention(Contract):
+    """The cluster's retention after a mark or release: None when it is not (or no longer) retained."""
+
+    retained: RetainedCluster | None = None
+
+
+class SweepInput(Contract):
+    now: str  # ISO 8601 UTC: the sweep's time comes from its orchestration, never the worker's clock
+    skip_environments: list[str] = []  # environments with a run in progress: their slots are the run's
+
+
+class SweepResult(Contract):
+    deleting: list[RetainedCluster] = []  # expired: grants and wiring removed, delete started
+    retained: list[RetainedCluster] = []  # not yet expired
+    skipped: list[str] = []  # why a cluster or an environment was left alone this time
+    failed: list[str] = []
+
+
+class SlotState(Contract):
+    """One Front Door origin of an environment and the cluster behind it."""
+
+    origin: str
+    state: Literal["live", "empty", "retained", "green", "occupied"]
+    cluster_id: str | None = None
+    name: str | None = None
+    version: str | None = None
+    power_state: str | None = None
+    retained: RetainedCluster | None = None
+    run_id: str | None = None  # `green`: the run that created it
+    detail: str = ""
+
+
+class EnvironmentRun(Contract):
+    id: str
+    kind: RunKind
+    runtime_status: str
+    outcome: Outcome | None = None
+    reason: str | None = None
+    started_by: str | None = None
+    created: str | None = None
+
+
+class EnvironmentStatus(Contract):
+    """GET /api/environments/{name}: what is live, what the idle slot holds, the last runs, the next deletion."""
+
+    environment: str
+    live: SlotState | None = None
+    idle: SlotState | None = None
+    active_run: str | None = None
+    runs: list[EnvironmentRun] = []
+    next_deletion: RetainedCluster | None = None
+    can_revert: bool = False
+    problems: list[str] = []  # what could not be read (Azure unavailable, a split Front Door)
 
 
 # ---- populate: the applications reach green
@@ -781,6 +890,7 @@ class LeftBehind(Contract):
     state: Literal["running", "stopped", "unknown"]
     why: str
     remove_with: str
+    retained_until: str | None = None  # set for a retained cluster: the retention sweep deletes it then
 
 
 class RunResources(Contract):
@@ -813,6 +923,7 @@ class PopulateProgress(Contract):
 class RunStatus(Contract):
     """The custom status: where the run is, and exactly what it accepts now. The doors decide from this alone."""
 
+    kind: RunKind = "upgrade"
     phase: Phase | None = None
     message: str = ""
     started_at: str | None = None  # when the current phase began
@@ -841,6 +952,7 @@ class RunOutput(Contract):
     reason: str | None
     instance_id: str
     environment: str
+    kind: RunKind = "upgrade"
     started_by: str | None
     timeline: list[TimelineEntry]
     resources: RunResources | None = None

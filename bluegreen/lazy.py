@@ -48,8 +48,10 @@ if TYPE_CHECKING:
         parity,
         pipeline,
         planning,
+        retention,
         routing,
         secrets,
+        slots,
         traffic,
         verification,
         versions,
@@ -69,10 +71,12 @@ else:
     parity = lazy_import("bluegreen.parity")
     pipeline = lazy_import("bluegreen.pipeline")
     planning = lazy_import("bluegreen.planning")
+    retention = lazy_import("bluegreen.retention")
     routing = lazy_import("bluegreen.routing")
     wiring = lazy_import("bluegreen.wiring")
     traffic = lazy_import("bluegreen.traffic")
     secrets = lazy_import("bluegreen.secrets")
+    slots = lazy_import("bluegreen.slots")
     verification = lazy_import("bluegreen.verification")
     versions = lazy_import("bluegreen.versions")
     workloads = lazy_import("bluegreen.workloads")
@@ -91,8 +95,10 @@ __all__ = [
     "parity",
     "pipeline",
     "planning",
+    "retention",
     "routing",
     "secrets",
+    "slots",
     "traffic",
     "verification",
     "versions",

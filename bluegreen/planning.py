@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bluegreen.arm_ids import ResourceId, managed_cluster_id
+from bluegreen.arm_ids import ResourceId
 from bluegreen.azure import AzureClients
-from bluegreen.clusters import ENVIRONMENT_TAG, ORIGIN_TAG, Clusters, summarize
+from bluegreen.clusters import Clusters, summarize
 from bluegreen.config import Environment, load_environments
 from bluegreen.contract import (
     Check,
@@ -25,6 +25,7 @@ from bluegreen.contract import (
     PlannedWrite,
     PlanReport,
     ResolveInput,
+    RetainedCluster,
     RunRequest,
     RunSettings,
     RunTrigger,
@@ -32,12 +33,12 @@ from bluegreen.contract import (
     TrafficPlan,
     WorkloadsPlan,
 )
-from bluegreen.decisions import derived_cluster_name
 from bluegreen.errors import PermanentError
 from bluegreen.green import define
 from bluegreen.inheritance import Federations, Grants, role_label
 from bluegreen.prechecks import Capacity
 from bluegreen.routing import live_slot
+from bluegreen.slots import IdleSlot, front_door_ref, idle_slot, live_cluster_id, slot_cluster_id
 from bluegreen.traffic import FrontDoorRef, provider_for
 from bluegreen.versions import Catalogue, Version, choose_target, plan_versions
 from bluegreen.wiring import Wiring
@@ -61,43 +62,6 @@ def load_environment(name: str) -> Environment:
     return environment
 
 
-def front_door_ref(env: Environment) -> FrontDoorRef:
-    return FrontDoorRef(env.front_door.kind, env.front_door.id, env.front_door.origin_group)
-
-
-def slot_cluster_id(env: Environment, slot: int, clusters: Clusters, run_id: str | None = None) -> str:
-    """The cluster in slot `slot` (behind `front_door.origins[slot]`).
-
-    With a fixed pair it is configured. With only `live_id`, the new cluster's name is derived from the
-    run, and the cluster serving an origin is the newest one tagged with it (else `live_id`).
-    """
-    c = env.clusters
-    if c.names is not None:
-        assert c.subscription and c.resource_group  # guaranteed by the config model
-        return str(managed_cluster_id(c.subscription, c.resource_group, c.names[slot]))
-    live = ResourceId.parse(str(c.live_id))
-    if run_id is not None:  # the slot that receives this run's new cluster
-        return str(live.sibling(derived_cluster_name(env.name, run_id)))
-    origin = env.front_door.origins[slot]
-    tagged = [
-        body
-        for body in clusters.list_in_group(live.subscription, live.resource_group)
-        if (body.get("tags") or {}).get(ENVIRONMENT_TAG) == env.name
-        and str((body.get("tags") or {}).get(ORIGIN_TAG, "")).lower() == origin.lower()
-    ]
-    if tagged:
-        newest = max(tagged, key=lambda b: (b.get("systemData") or {}).get("createdAt") or b.get("name") or "")
-        return str(newest["id"])
-    return str(live)
-
-
-def live_cluster_id(clients: AzureClients, env: Environment) -> str:
-    """The cluster serving the environment now: Front Door says which slot is live."""
-    ref = front_door_ref(env)
-    traffic = provider_for(clients, ref.kind, ref.resource_id).read(ref.group)
-    return slot_cluster_id(env, live_slot(traffic, env.front_door.origins), Clusters(clients))
-
-
 @dataclass(frozen=True)
 class Preview:
     """A run's plan, and what `plan` shows besides: green's definition as a diff, and the writes to come."""
@@ -112,6 +76,8 @@ class Preview:
 
 def resolve_run_plan(clients: AzureClients, request: ResolveInput) -> Plan:
     """The run's plan, or PermanentError naming every blocking check: nothing has been written yet."""
+    if request.request.kind == "revert":
+        return resolve_revert_plan(clients, request)
     preview = preview_run(clients, load_environment(request.request.environment), request)
     if preview.blocks:
         detail = "; ".join(f"{c.name}: {c.detail}" for c in preview.blocks)
@@ -147,19 +113,52 @@ def green_overrides(env: Environment) -> GreenOverrides:
     )
 
 
-def preview_run(clients: AzureClients, env: Environment, request: ResolveInput) -> Preview:
-    """Everything a run decides at its start, from reads alone: the plan, and the report `plan` prints."""
-    clusters = Clusters(clients)
+@dataclass(frozen=True)
+class LiveSide:
+    """Which slot Front Door sends traffic to, and the cluster there (blue): where every run starts from."""
+
+    ref: FrontDoorRef
+    live: int
+    blue_id: str
+    blue_body: dict[str, Any]
+    blue: ClusterSummary
+
+    @property
+    def idle(self) -> int:
+        return 1 - self.live
+
+    def traffic_plan(self, env: Environment) -> TrafficPlan:
+        origins = env.front_door.origins
+        return TrafficPlan(
+            kind=self.ref.kind,
+            front_door_id=self.ref.resource_id,
+            groups=[OriginPair(group=self.ref.group, blue=origins[self.live], green=origins[self.idle])],
+            green_address=env.front_door.green_address,
+        )
+
+    def live_cluster(self) -> LiveCluster:
+        blue = self.blue
+        return LiveCluster(
+            cluster_id=self.blue_id, name=str(blue.name), version=str(blue.version), pools=sorted(blue.pools)
+        )
+
+
+def read_live_side(clients: AzureClients, env: Environment, clusters: Clusters) -> LiveSide:
     ref = front_door_ref(env)
     traffic = provider_for(clients, ref.kind, ref.resource_id).read(ref.group)
     live = live_slot(traffic, env.front_door.origins)
-    idle = 1 - live
-
     blue_id = slot_cluster_id(env, live, clusters)
     blue_body = clusters.get(blue_id)
     if blue_body is None:
         raise PermanentError("BlueNotFound", f"the live cluster {blue_id} does not exist")
-    blue = summarize(blue_body)
+    return LiveSide(ref=ref, live=live, blue_id=blue_id, blue_body=blue_body, blue=summarize(blue_body))
+
+
+def preview_run(clients: AzureClients, env: Environment, request: ResolveInput) -> Preview:
+    """Everything a run decides at its start, from reads alone: the plan, and the report `plan` prints."""
+    clusters = Clusters(clients)
+    side = read_live_side(clients, env, clusters)
+    live, idle, blue_id, blue_body, blue = side.live, side.idle, side.blue_id, side.blue_body, side.blue
     if blue.provisioning_state != "Succeeded":
         raise PermanentError("BlueNotReady", f"the live cluster is {blue.provisioning_state}, not Succeeded")
 
@@ -171,6 +170,10 @@ def preview_run(clients: AzureClients, env: Environment, request: ResolveInput) 
 
     green_id = slot_cluster_id(env, idle, clusters, run_id=None if env.clusters.names else request.run_id)
     green_name = ResourceId.parse(green_id).name
+    slot = idle_slot(
+        env, clusters, idle, blue_id, green_id if env.clusters.names else slot_cluster_id(env, idle, clusters)
+    )
+    reclaim = slot.retained if env.retire.reclaim_slot else None
     overrides = green_overrides(env)
     workloads = plan_workloads(clients, env, blue_id)
     definition = define(
@@ -194,19 +197,19 @@ def preview_run(clients: AzureClients, env: Environment, request: ResolveInput) 
             detail=f"{env.front_door.origins[live]} serves blue; {env.front_door.origins[idle]} will serve green",
         ),
         Check(name="Versions", status="ok", detail=f"{blue.version} -> {' -> '.join(map(str, versions.path))}"),
+        slot.check(env, request.run_id),
         *definition.checks,
         *federation_checks,
         *capacity.subnet_checks(definition.body),
         *capacity.quota_checks(definition.body, location, ResourceId.parse(green_id).subscription),
     ]
     inheritance = Inheritance(grants=grants, federations=federations, wiring=wiring)
-    live_cluster = LiveCluster(
-        cluster_id=blue_id, name=str(blue.name), version=str(blue.version), pools=sorted(blue.pools)
-    )
+    live_cluster = side.live_cluster()
     new_cluster = NewCluster(cluster_id=green_id, name=green_name, overrides=overrides)
     plan = Plan(
         run_id=request.run_id,
         environment=env.name,
+        kind="upgrade",
         strategy=strategy,
         target_version=str(versions.target),
         clone_version=str(versions.clone),
@@ -214,26 +217,11 @@ def preview_run(clients: AzureClients, env: Environment, request: ResolveInput) 
         version_path=[str(v) for v in versions.path],
         blue=live_cluster,
         green=new_cluster,
-        traffic=TrafficPlan(
-            kind=ref.kind,
-            front_door_id=ref.resource_id,
-            groups=[OriginPair(group=ref.group, blue=env.front_door.origins[live], green=env.front_door.origins[idle])],
-            green_address=env.front_door.green_address,
-        ),
-        settings=RunSettings(
-            poll_seconds=env.poll_seconds,
-            verify_timeout_minutes=env.verify_timeout_minutes,
-            smoke=env.smoke,
-            approval=env.approval,
-            bake=env.bake,
-            retire=env.retire.mode,
-            after_rollback=env.retire.after_rollback,
-            keep_failed_green=env.keep_failed_green,
-            switch_timeout_minutes=env.switch.timeout_minutes,
-            workloads=workloads,
-        ),
+        traffic=side.traffic_plan(env),
+        settings=run_settings(env, workloads),
         inheritance=inheritance,
         checks=checks,
+        reclaim=reclaim,
     )
     report = PlanReport(
         environment=env.name,
@@ -250,8 +238,77 @@ def preview_run(clients: AzureClients, env: Environment, request: ResolveInput) 
         inheritance=inheritance,
         checks=checks,
         writes=planned_writes(plan, blue_body),
+        reclaim=reclaim,
     )
     return Preview(plan, report)
+
+
+def run_settings(env: Environment, workloads: WorkloadsPlan) -> RunSettings:
+    return RunSettings(
+        poll_seconds=env.poll_seconds,
+        verify_timeout_minutes=env.verify_timeout_minutes,
+        smoke=env.smoke,
+        approval=env.approval,
+        bake=env.bake,
+        retire=env.retire.mode,
+        after_rollback=env.retire.after_rollback,
+        retain_hours=env.retire.retain_hours,
+        keep_failed_green=env.keep_failed_green,
+        switch_timeout_minutes=env.switch.timeout_minutes,
+        workloads=workloads,
+    )
+
+
+def resolve_revert_plan(clients: AzureClients, request: ResolveInput) -> Plan:
+    """A revert's plan: blue is the live cluster, green the retained one in the idle slot it goes back to.
+
+    Nothing is created, upgraded or wired: the retained cluster still has its applications, grants and
+    wiring (a retired cluster is only stopped). PermanentError when there is nothing to revert to.
+    """
+    env = load_environment(request.request.environment)
+    clusters = Clusters(clients)
+    side = read_live_side(clients, env, clusters)
+    slot = idle_slot(env, clusters, side.idle, side.blue_id, slot_cluster_id(env, side.idle, clusters))
+    target = revert_target(slot)
+    return Plan(
+        run_id=request.run_id,
+        environment=env.name,
+        kind="revert",
+        strategy=Strategy(env.strategy),
+        target_version=str(target.version),
+        clone_version=str(target.version),
+        upgrade_path=[],
+        version_path=[],
+        blue=side.live_cluster(),
+        green=NewCluster(cluster_id=target.cluster_id, name=target.name),
+        traffic=side.traffic_plan(env),
+        settings=run_settings(env, plan_workloads(clients, env, side.blue_id)),
+        checks=[
+            Check(
+                name="RevertTo",
+                status="ok",
+                detail=f"{target.name} at {target.version} ({target.power_state}), {target.retired_as} by "
+                f"{target.retired_by}, retained until {target.retained_until}",
+            )
+        ],
+        revert_to=target,
+    )
+
+
+def revert_target(slot: IdleSlot) -> RetainedCluster:
+    """The retained cluster a revert goes back to, or PermanentError saying why there is none."""
+    retained = slot.retained
+    if retained is None:
+        state = slot.state()
+        raise PermanentError(
+            "NothingToRevertTo",
+            f"the idle slot ({slot.origin}) holds no cluster this environment retained: {state.detail}",
+        )
+    if retained.provisioning_state not in ("Succeeded", None):
+        raise PermanentError(
+            "RevertTargetBusy", f"{retained.name} is {retained.provisioning_state}: a revert needs it settled"
+        )
+    return retained
 
 
 @dataclass(frozen=True)
@@ -299,7 +356,11 @@ def check_target(clients: AzureClients, env: Environment, requested: str, strate
 def planned_writes(plan: Plan, blue: dict[str, Any]) -> list[PlannedWrite]:
     """Every ARM write of a run that goes to plan, in order (a rollback's writes are Front Door's, reversed)."""
     green, blue_id = plan.green.cluster_id, plan.blue.cluster_id
-    writes = [PlannedWrite(method="PUT", resource=green, why=f"create green at {plan.clone_version}")]
+    writes = []
+    if plan.reclaim is not None:
+        why = f"reclaim the idle slot: {plan.reclaim.name} was {plan.reclaim.retired_as} by {plan.reclaim.retired_by}"
+        writes.append(PlannedWrite(method="DELETE", resource=plan.reclaim.cluster_id, why=why))
+    writes.append(PlannedWrite(method="PUT", resource=green, why=f"create green at {plan.clone_version}"))
     pools = [str(p.get("name")) for p in (blue.get("properties") or {}).get("agentPoolProfiles") or []]
     for hop in plan.upgrade_path:
         writes.append(PlannedWrite(method="PUT", resource=green, why=f"control plane to {hop}"))
@@ -350,6 +411,9 @@ def planned_writes(plan: Plan, blue: dict[str, Any]) -> list[PlannedWrite]:
         writes.append(_origin_write(plan, pair.group, pair.green, "enable green's origin (blue's stays on)"))
         writes.append(_origin_write(plan, pair.group, pair.blue, "disable blue's origin once green's is deployed"))
     retire = plan.settings.retire
+    if retire in ("keep", "stop"):
+        until = f"retained {plan.settings.retain_hours} h (retire.retain_hours)"
+        writes.append(PlannedWrite(method="PATCH", resource=blue_id, why=f"tag blue as {until}"))
     if retire == "stop":
         writes.append(PlannedWrite(method="POST", resource=f"{blue_id}/stop", why="retire blue after a clean bake"))
     elif retire == "delete":

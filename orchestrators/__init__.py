@@ -4,6 +4,6 @@ import azure.durable_functions as df
 
 bp = df.Blueprint()
 
-from orchestrators import bluegreen_upgrade, children  # noqa: E402  (registers on bp)
+from orchestrators import bluegreen_upgrade, children, retention  # noqa: E402  (registers on bp)
 
-__all__ = ["bluegreen_upgrade", "bp", "children"]
+__all__ = ["bluegreen_upgrade", "bp", "children", "retention"]

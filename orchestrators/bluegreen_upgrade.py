@@ -1,5 +1,7 @@
 """bluegreen_upgrade: the runbook. Resolve, clone, populate, upgrade, verify, approve, switch, bake, retire.
 
+A run of kind `revert` goes back to the cluster an earlier run retained instead (orchestrators/revert.py).
+
 Before the switch any failure leaves blue live and removes green (outcome `failed`); an Abort does
 the same (`aborted`). From the first Front Door write on, any trouble (a failed switch, a Rollback,
 an error spike) routes traffic back to blue, retried until it succeeds.
@@ -11,13 +13,15 @@ import azure.durable_functions as df
 
 from activities.planning import resolve_run
 from bluegreen.lazy import contract
-from orchestrators import bp, cleanup, populate, steps, traffic
+from orchestrators import bp, cleanup, populate, revert, steps, traffic
 from orchestrators.run import Aborted, Run, Step, StepFailed
 
 
 @bp.orchestration_trigger(context_name="context")
 def bluegreen_upgrade(context: df.DurableOrchestrationContext) -> Step:
     run = Run(context)
+    if run.request.kind == "revert":
+        return (yield from revert.revert(run))
     run.enter(contract.Phase.CLONE, f"resolving {run.request.environment}: live cluster, target version, path")
     try:
         plan = yield from run.call(resolve_run, contract.ResolveInput(run_id=context.instance_id, request=run.request))
@@ -29,13 +33,14 @@ def bluegreen_upgrade(context: df.DurableOrchestrationContext) -> Step:
     )
 
     try:
+        yield from cleanup.reclaim_slot(run, plan)
         yield from steps.clone(run, plan)
         yield from populate.populate(run, plan)
         yield from steps.upgrade(run, plan)
         report, origins = yield from steps.verify(run, plan)
         decision = run.approval = yield from steps.approval(run, plan, report)
     except (Aborted, StepFailed) as stopped:
-        outcome, reason = stopped_before_the_switch(run, stopped)
+        outcome, reason = steps.stopped_before_the_switch(run, stopped)
         if run.green_created:
             yield from cleanup.remove_green(run, plan)
         return (yield from run.finish(plan, outcome, reason))
@@ -63,13 +68,3 @@ def bluegreen_upgrade(context: df.DurableOrchestrationContext) -> Step:
 
     yield from cleanup.retire(run, plan)
     return (yield from run.finish(plan, contract.Outcome.COMPLETED, None))
-
-
-def stopped_before_the_switch(run: Run, stopped: Aborted | StepFailed) -> tuple[contract.Outcome, str]:
-    run.abortable = False
-    if isinstance(stopped, Aborted):
-        reason = f"aborted by {stopped.by}: {stopped.reason}"
-        run.note(reason)
-        return contract.Outcome.ABORTED, reason
-    run.note(f"failed: {stopped.reason}")
-    return contract.Outcome.FAILED, stopped.reason

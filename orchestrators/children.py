@@ -24,6 +24,7 @@ import azure.durable_functions as df
 from activities.clusters import (
     check_cluster_operation,
     start_cluster_delete,
+    start_cluster_start,
     start_cluster_stop,
     start_control_plane_upgrade,
     start_green_create,
@@ -69,8 +70,11 @@ def _start(context: df.DurableOrchestrationContext, op: contract.ClusterOperatio
         starter = start_pool_upgrade
         request = contract.PoolUpgrade(cluster_id=op.cluster_id, pool=op.pool, version=op.version)
     else:
-        starter = start_cluster_stop if op.kind == kind.STOP else start_cluster_delete
-        request = contract.ClusterTarget(cluster_id=op.cluster_id, only_if_run=op.only_if_run)
+        starters = {kind.STOP: start_cluster_stop, kind.START: start_cluster_start, kind.DELETE: start_cluster_delete}
+        starter = starters[op.kind]
+        request = contract.ClusterTarget(
+            cluster_id=op.cluster_id, only_if_run=op.only_if_run, only_if_retired_by=op.only_if_retired_by
+        )
     return (yield from call(context, starter, request))
 
 

@@ -154,6 +154,7 @@ class Run:
 
     def status(self) -> contract.RunStatus:
         return contract.RunStatus(
+            kind=self.request.kind,
             phase=self.phase,
             message=self.message,
             started_at=self.started_at,
@@ -203,6 +204,7 @@ class Run:
             reason=reason,
             instance_id=self.context.instance_id,
             environment=self.request.environment,
+            kind=self.request.kind,
             started_by=self.request.started_by,
             timeline=self.timeline,
             resources=self.resources,

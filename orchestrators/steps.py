@@ -14,7 +14,7 @@ from activities.inherit import wire_green
 from activities.verify import prepare_green_origins, verify_green
 from bluegreen.lazy import contract
 from orchestrators.events import ABORT_EVENT, APPROVAL_EVENT
-from orchestrators.run import Run, Step, StepFailed, iso
+from orchestrators.run import Aborted, Run, Step, StepFailed, iso
 from orchestrators.waits import abort_now, check_abort, operation, pause, until_done
 
 # A create refused before it began: the slot holds someone else's cluster, or blue is gone.
@@ -149,3 +149,13 @@ def approval(run: Run, plan: contract.Plan, report: contract.VerificationReport)
         )
     by = None if event.by == "unknown" else event.by
     return contract.Decision(approved=event.approved, by=by, comment=event.comment, at=run.now_iso(), event_id=event.id)
+
+
+def stopped_before_the_switch(run: Run, stopped: Aborted | StepFailed) -> tuple[contract.Outcome, str]:
+    run.abortable = False
+    if isinstance(stopped, Aborted):
+        reason = f"aborted by {stopped.by}: {stopped.reason}"
+        run.note(reason)
+        return contract.Outcome.ABORTED, reason
+    run.note(f"failed: {stopped.reason}")
+    return contract.Outcome.FAILED, stopped.reason

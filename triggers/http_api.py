@@ -24,10 +24,11 @@ from triggers.http_common import (
     models,
     read_body,
     require_caller,
+    start_or_conflict,
     started_by,
 )
 from triggers.responses import invalid, json_api, json_response
-from triggers.runs import RunView, list_runs, start_run
+from triggers.runs import RunView, list_runs
 
 OPENAPI_FILE = Path(__file__).with_name("openapi.json")
 
@@ -36,6 +37,7 @@ def summary(run: RunView) -> dict[str, Any]:
     return {
         "id": run.instance_id,
         "environment": environment_of(run),
+        "kind": run.status.kind if run.output is None else run.output.kind,
         "runtimeStatus": run.runtime_status,
         "phase": run.phase,
         "outcome": run.output.outcome.value if run.output is not None else None,
@@ -112,19 +114,11 @@ async def start_upgrade(req: func.HttpRequest, client: df.DurableOrchestrationCl
         started_by=caller.name,
         trigger=contract.RunTrigger(kind="http"),
     )
-    result = await start_run(client, request)
-    if not result.started:
-        raise ApiError(
-            409,
-            "RunInProgress",
-            f"{env.name} already has a run in progress: {result.instance_id}",
-            runId=result.instance_id,
-        )
-    assert result.instance_id is not None
+    run_id = await start_or_conflict(client, request)
     # Only the run's own API address: the Durable management URLs carry the system key, and with them a
     # caller could raise events (an approval with any `by`) past every check of this API.
-    location = run_url(req, result.instance_id)
-    payload = {"runId": result.instance_id, "environment": env.name, "statusUrl": location}
+    location = run_url(req, run_id)
+    payload = {"runId": run_id, "environment": env.name, "statusUrl": location}
     return json_response(payload, 202, headers={"Location": location})
 
 

@@ -18,7 +18,7 @@ import azure.functions as func
 from bluegreen.lazy import azure, config, contract, lazy_import, traffic
 from triggers.identity import Caller, IdentityMismatch, caller_from_headers
 from triggers.responses import ApiError, invalid, parse_json_body
-from triggers.runs import RunView, get_run
+from triggers.runs import RunView, get_run, start_run
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -43,6 +43,20 @@ def require_caller(req: func.HttpRequest) -> Caller:
     if caller is None:
         raise ApiError(401, "Unauthenticated", "sign in: this call needs an App Service Authentication identity")
     return caller
+
+
+async def start_or_conflict(client: df.DurableOrchestrationClient, request: contract.RunRequest) -> str:
+    """Start the run and return its id; 409 with the running run's id when the environment has one."""
+    result = await start_run(client, request)
+    if not result.started:
+        raise ApiError(
+            409,
+            "RunInProgress",
+            f"{request.environment} already has a run in progress: {result.instance_id}",
+            runId=result.instance_id,
+        )
+    assert result.instance_id is not None
+    return result.instance_id
 
 
 def read_body(req: func.HttpRequest, model: type[Body], *, allow_empty: bool) -> Body:

@@ -58,6 +58,10 @@ class StartUpgrade(_Body):
     reason: str | None = Field(None, max_length=500)
 
 
+class RevertRequest(_Body):
+    reason: str | None = Field(None, max_length=500)
+
+
 class Decision(_Body):
     comment: str | None = Field(None, max_length=1000)
 

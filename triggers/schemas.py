@@ -15,7 +15,7 @@ OPENAPI_FILE = Path(__file__).with_name("openapi.json")
 
 
 def contract_schemas() -> dict[str, Any]:
-    """Every schema RunStatus, RunOutput and PlanReport need, keyed by model name, with OpenAPI component refs."""
+    """Every schema RunStatus, RunOutput, PlanReport and EnvironmentStatus need, by model name, with component refs."""
     from pydantic.json_schema import models_json_schema
 
     from bluegreen import contract
@@ -25,6 +25,7 @@ def contract_schemas() -> dict[str, Any]:
             (contract.RunStatus, "serialization"),
             (contract.RunOutput, "serialization"),
             (contract.PlanReport, "serialization"),
+            (contract.EnvironmentStatus, "serialization"),
         ],
         ref_template="#/components/schemas/{model}",
     )

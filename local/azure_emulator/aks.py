@@ -1,4 +1,4 @@
-"""AKS managed clusters: GET, PUT (create, update, upgrade), DELETE and lists.
+"""AKS managed clusters: GET, PUT (create, update, upgrade), PATCH (tags), DELETE and lists.
 
 While an operation runs, a GET shows what AKS shows: the provisioning state it gives (Creating, Upgrading,
 Updating, Deleting, ...), `kubernetesVersion` / `orchestratorVersion` as requested and `currentKubernetesVersion` /
@@ -13,7 +13,7 @@ from typing import Any
 
 from local.azure_emulator import aks_identity, aks_refusals, aks_rules, kube, workload_access
 from local.azure_emulator.aks_model import Cluster, cluster_id, default_node_rg, fill_read_only, strip_read_only
-from local.azure_emulator.errors import bad_request, not_found
+from local.azure_emulator.errors import ArmError, bad_request, not_found
 from local.azure_emulator.lro import Operation, lro_headers
 from local.azure_emulator.protocol import RG, SUB, Request, Response, Route, route
 from local.azure_emulator.world import World
@@ -36,6 +36,8 @@ class Aks:
         return [
             route("GET", MC, self.get, f"{NS}/managedClusters/read"),
             route("PUT", MC, self.put, WRITE),
+            # ManagedClusters_UpdateTags: a PATCH of the cluster is a write of it, authorized (and logged) as the PUT.
+            route("PATCH", MC, self.patch_tags, WRITE),
             route("DELETE", MC, self.delete, f"{NS}/managedClusters/delete"),
             route(
                 "GET",
@@ -113,6 +115,46 @@ class Aks:
             headers = lro_headers(op, req.base_url, req.query.get("api-version", API))
             return Response(status, copy.deepcopy(cluster.body), headers)
 
+    def patch_tags(self, req: Request, m: dict[str, str]) -> Response:
+        """ManagedClusters_UpdateTags: `PATCH .../managedClusters/{name}` with a TagsObject ("Updates tags on a
+        managed cluster", AKS REST reference: learn.microsoft.com/rest/api/aks/managed-clusters/update-tags).
+
+        The tags sent become the cluster's tags: a TagsObject is "Tags object for patch operations" and its example
+        (SPEC ManagedClustersUpdateTags.json) answers exactly the tags sent, so `{"tags": {}}` leaves none; a body
+        without `tags` changes nothing. Long-running like AKS's other writes (azure-mgmt-containerservice
+        begin_update_tags polls it: 200 with the cluster, or 202 with Azure-AsyncOperation / Location): answered
+        200 with the body and Azure-AsyncOperation, provisioningState Updating until Timings.tags_update has
+        passed. Refused with 404 ResourceNotFound for an unknown cluster, 409 OperationNotAllowed while another
+        operation runs (aks_rules.check_idle) and on a stopped cluster (aks_rules.check_running)."""
+        body = req.json_object()
+        tags = body.get("tags")
+        if tags is not None and (not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values())):
+            raise ArmError(
+                400, "InvalidRequestContent", "The request content was invalid: 'tags' must map names to strings."
+            )
+        with self.world.lock:
+            now = self.world.settle()
+            cluster = self.find(m)
+            aks_rules.check_idle(cluster, now)
+            aks_rules.check_running(cluster, "updating")
+            if tags is not None:
+                cluster.body["tags"] = dict(tags)
+            cluster.props["provisioningState"] = "Updating"  # the cluster only: no agent pool changes
+
+            def finish(state: str) -> None:
+                cluster.props["provisioningState"] = state
+
+            op = self.start_op(
+                cluster,
+                self.world.timings.tags_update,
+                "tags",
+                lambda op: finish("Succeeded"),
+                lambda op: finish("Failed"),
+            )
+            self.claim(cluster, op, "Updating")
+            headers = lro_headers(op, req.base_url, req.query.get("api-version", API))
+            return Response(200, copy.deepcopy(cluster.body), headers)
+
     def _create(self, m: dict[str, str], body: dict[str, Any]) -> tuple[Cluster, Operation]:
         world, props = self.world, body.setdefault("properties", {})
         if not body.get("location"):
@@ -170,6 +212,7 @@ class Aks:
             pool.setdefault("orchestratorVersion", targets[pool["name"]])  # a GET shows the version asked for
         changed = [p["name"] for p in pools if targets[p["name"]] != p.get("currentOrchestratorVersion")]
         upgrading = target != current or bool(changed)
+        aks_rules.check_running(cluster, "upgrading" if upgrading else "updating")
         seconds = (world.timings.upgrade if target != current else 0) + (world.timings.pool_upgrade if changed else 0)
         merged = self._merged_body(cluster, body, pools)
         self._admit(merged, cluster, cluster.id, str(old.get("nodeResourceGroup")))

@@ -8,7 +8,7 @@ from typing import Any
 from local.azure_emulator import aks_refusals, aks_rules, runcommand
 from local.azure_emulator.aks import API, MC, NS, Aks
 from local.azure_emulator.aks_model import Cluster, pool_body, strip_pool
-from local.azure_emulator.errors import ArmError, bad_request, not_running
+from local.azure_emulator.errors import ArmError, already_in_power_state, bad_request, not_running
 from local.azure_emulator.lro import Operation, iso, lro_headers
 from local.azure_emulator.protocol import Request, Response, Route, route
 
@@ -66,6 +66,7 @@ class AksActions:
             requested = {"name": existing["name"] if existing else m["pool"], **props}
             target = self.aks._pool_target(requested, control_plane, existing)
             aks_rules.check_pool(requested["name"], target, control_plane)
+            aks_rules.check_running(cluster, self._pool_action(existing, requested, target))
             pool = self._apply_pool(cluster, existing, requested)
             pool.setdefault("orchestratorVersion", target)  # a GET always shows the version asked for
             changed = existing is not None and target != existing.get("currentOrchestratorVersion")
@@ -87,6 +88,17 @@ class AksActions:
             self.aks.claim(cluster, op, state, pool=pool["name"])
             headers = lro_headers(op, req.base_url, req.query.get("api-version", API))
             return Response(200 if existing else 201, pool_body(cluster, copy.deepcopy(pool)), headers)
+
+    @staticmethod
+    def _pool_action(existing: dict[str, Any] | None, requested: dict[str, Any], target: str) -> str:
+        """What a pool write would do, as a refusal names it: creating, upgrading, scaling or updating."""
+        if existing is None:
+            return "creating"
+        if target != existing.get("currentOrchestratorVersion"):
+            return "upgrading"
+        if "count" in requested and requested["count"] != existing.get("count"):
+            return "scaling"
+        return "updating"
 
     def _apply_pool(
         self, cluster: Cluster, existing: dict[str, Any] | None, requested: dict[str, Any]
@@ -120,6 +132,12 @@ class AksActions:
             aks_rules.check_idle(cluster, now, power_action=action)
             if stopping and not cluster.running():
                 raise not_running(action)
+            if not stopping and cluster.running():
+                # A start of a running cluster: an operation on a cluster "already in the desired state" is refused
+                # with OperationNotAllowed (learn.microsoft.com/troubleshoot/azure/azure-kubernetes/create-upgrade-
+                # delete/operationnotallowed, "Solution 2"), in AKS's power-state wording (errors.py).
+                power = str(cluster.props.get("powerState", {}).get("code", "Running"))
+                raise already_in_power_state(action, str(cluster.props.get("provisioningState")), power)
             signals = self.world.signals_for(cluster.name)
             # provisioningState says Stopping / Starting; powerState changes only when the operation succeeds.
             cluster.props["provisioningState"] = "Stopping" if stopping else "Starting"
@@ -156,6 +174,11 @@ class AksActions:
             refusal = aks_refusals.run_command_disabled(cluster)
             if refusal is not None:
                 raise refusal
+            # A stopped cluster runs no command: its control plane and nodes are stopped ("This action stops your
+            # control plane and agent nodes") and "You can only perform start or delete operations on a stopped AKS
+            # cluster" (learn.microsoft.com/azure/aks/start-stop-cluster). AKS documents no other answer for run
+            # command there: the documented refusal of a cluster not running (errors.not_running).
+            aks_rules.check_running(cluster, "run command")
             signals = self.world.signals_for(cluster.name)
 
             def result(op: Operation, state: str, exit_code: int | None, logs: str, reason: str | None) -> None:

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from local.azure_emulator.aks_model import Cluster
 from local.azure_emulator.catalogue import Catalogue, minor_distance, minor_of, parse
-from local.azure_emulator.errors import bad_request, busy, power_busy
+from local.azure_emulator.errors import bad_request, busy, not_running, power_busy
 
 
 def check_idle(cluster: Cluster, now: datetime, *, pool_write: bool = False, power_action: str | None = None) -> None:
@@ -17,6 +17,15 @@ def check_idle(cluster: Cluster, now: datetime, *, pool_write: bool = False, pow
         power = str(cluster.props.get("powerState", {}).get("code", "Running"))
         raise power_busy(power_action, cluster.op_name, power, cluster.op.start, now)
     raise busy(cluster.op_name, cluster.op_pool, pool_write)
+
+
+def check_running(cluster: Cluster, action: str) -> None:
+    """409 OperationNotAllowed for a write to a stopped cluster: "You can only perform start or delete operations
+    on a stopped AKS cluster. To perform other operations, like scaling or upgrading, you need to start your
+    cluster first" (learn.microsoft.com/azure/aks/start-stop-cluster). Called after check_idle: while a start runs
+    the answer names that operation (the cluster is still Stopped until it succeeds)."""
+    if not cluster.running():
+        raise not_running(action)
 
 
 def resolve_requested(catalogue: Catalogue, requested: str, running: str | None, code: str) -> str:

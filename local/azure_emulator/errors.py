@@ -76,7 +76,28 @@ def power_busy(action: str, provisioning: str, power: str, started: datetime, no
 
 def not_running(action: str) -> ArmError:
     """Stop of a stopped cluster: the same page's "Solution 2" ("managed cluster is not currently running,
-    stopping cannot be performed"). Waiting does not fix this one."""
+    stopping cannot be performed"). Waiting does not fix this one.
+
+    The same answer, naming the action, for any other write to a stopped cluster: "You can only perform start or
+    delete operations on a stopped AKS cluster. To perform other operations, like scaling or upgrading, you need to
+    start your cluster first" (learn.microsoft.com/azure/aks/start-stop-cluster, "About the cluster stop/start
+    feature"). AKS documents no other wording for those, so this is the documented refusal of a cluster that is
+    not running, with the action it refuses (updating, upgrading, scaling, ...)."""
     return ArmError(
         409, "OperationNotAllowed", f"managed cluster is not currently running, {action} cannot be performed"
+    )
+
+
+def already_in_power_state(action: str, provisioning: str, power: str) -> ArmError:
+    """Start of a running cluster: "If you're executing an operation on a cluster that's already in the desired
+    state, the "OperationNotAllowed" error can occur" (the same page's "Solution 2"). AKS's wording for a power
+    action the cluster's power state refuses, as AKS answered a stop of a stopped cluster: "managed cluster is in
+    Provisioning State(Succeeded) and Power State(Stopped), stopping cannot be performed" (github.com/MicrosoftDocs/
+    azure-docs/issues/85161); "Solution 1" shows the same form, with the running operation added, for `az aks
+    start`. Waiting does not fix this one either."""
+    return ArmError(
+        409,
+        "OperationNotAllowed",
+        f"managed cluster is in Provisioning State({provisioning}) and Power State({power}), {action} cannot be "
+        "performed",
     )

@@ -32,6 +32,9 @@ class Timings:
     # From a workload applied (kubectl apply, Flux) to its pods available.
     rollout: float = 45
     retry_after_kc: int = 10
+    # A managed cluster's tags replaced (ManagedClusters_UpdateTags): long-running like AKS's other writes, but it
+    # changes no node or control-plane state, so it takes seconds, not minutes.
+    tags_update: float = 5
     # A Microsoft.Network write (VNet, subnet, public IP) and an Event Grid write (system topic, subscription).
     network_write: float = 10
     eventgrid_write: float = 15
@@ -67,6 +70,7 @@ class Timings:
             flux_reconcile=60,
             rollout=45,
             retry_after_kc=10,
+            tags_update=5,
         )
 
     @classmethod
@@ -94,4 +98,5 @@ class Timings:
             retry_after_kc=1,
             network_write=1,
             eventgrid_write=1,
+            tags_update=1,
         )

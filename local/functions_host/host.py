@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import threading
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -22,6 +24,7 @@ from local.functions_host.engine import TERMINAL, Engine
 from local.functions_host.scheduler import Scheduler
 from local.functions_host.server import build_app, describe_routes
 from local.functions_host.store import Store, StoreClosed
+from local.functions_host.timers import Firing, TimerTriggers
 
 log = logging.getLogger("functions_host")
 
@@ -34,14 +37,18 @@ class LocalHost:
         clock: Any = None,
         port: int = 0,
         env: dict[str, str] | None = None,
+        master_key: str | None = None,
     ) -> None:
         self.app, self.state, self.port, self.env = app, str(state), port, dict(env or {})
+        # The admin API's key (x-functions-key on /admin/...); a fresh one per host unless given.
+        self.master_key = master_key or secrets.token_urlsafe(32)
         self.clock = clock if clock is not None else RealClock()
         self.base_url = ""
         self.index: AppIndex | None = None
         self.store: Store | None = None
         self.engine: Engine | None = None
         self.scheduler: Scheduler | None = None
+        self.timers: TimerTriggers | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self._pending_hooks: list[Any] = []
         self._thread: threading.Thread | None = None
@@ -115,6 +122,8 @@ class LocalHost:
         self.engine = Engine(self.store, self.index, self.clock)
         self.scheduler = Scheduler(self.engine, self.store, self.clock, self.loop)
         self.scheduler.idle_hooks.extend(self._pending_hooks)
+        self.timers = TimerTriggers(self)  # after the app settings: schedules may name them (%NAME%)
+        self.scheduler.timer_triggers = self.timers
         app, triggers, _ = build_app(self)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
@@ -152,7 +161,7 @@ class LocalHost:
             self._main.cancel()
             with contextlib.suppress(BaseException):
                 await self._main
-        activities = list(self.scheduler._activities)
+        activities = [*self.scheduler._activities, *self.scheduler.invocations]
         if activities and grace > 0:
             await asyncio.wait(activities, timeout=grace)
         for task in activities:
@@ -171,6 +180,56 @@ class LocalHost:
         else:
             self.loop.call_soon_threadsafe(self.scheduler.idle_hooks.append, fn)  # type: ignore[union-attr]
             self.scheduler.wake_threadsafe()
+
+    def advance(self, seconds: float, timeout: float = 30.0) -> list[Firing]:
+        """Move a virtual clock by `seconds`; as advance_to."""
+        return self.advance_to(self.clock.now() + timedelta(seconds=seconds), timeout)
+
+    def advance_to(self, moment: datetime, timeout: float = 30.0) -> list[Firing]:
+        """Move a virtual clock, then wait until the timer functions that came due fired and returned.
+
+        Returns the firings the move caused. What they started (orchestrations) is queued by then,
+        not finished: wait_for() those.
+        """
+        assert self.timers is not None, "start() the host first"
+        if not self.clock.virtual:
+            raise RuntimeError("only a virtual clock can be moved")
+        seen = len(self.timers.firings)
+        self.clock.advance_to(moment)
+        self.settle_timers(timeout)
+        return self.timers.firings[seen:]
+
+    def settle_timers(self, timeout: float = 30.0) -> None:
+        """Wait until the work loop has looked at the timer triggers at the clock's current time and every
+        function the host invoked itself (timer firings, admin API invocations) has returned."""
+        assert self.timers is not None, "start() the host first"
+        self._on_loop(self.timers.settle(), timeout)
+
+    def invoke_timer(self, name: str, timeout: float = 30.0) -> Firing:
+        """Run a timer function now (IsPastDue false), as POST /admin/functions/{name} does, and wait for it
+        to return. The firing's `error` says whether it raised. LookupError for an unknown function."""
+        timers = self.timers
+        assert timers is not None, "start() the host first"
+
+        async def run() -> Firing:
+            firing = timers.invoke(name)
+            await timers.wait(firing)
+            return firing
+
+        return self._on_loop(run(), timeout)
+
+    def timer_firings(self) -> list[Firing]:
+        assert self.timers is not None, "start() the host first"
+        return list(self.timers.firings)
+
+    def _on_loop(self, coroutine: Any, timeout: float) -> Any:
+        assert self.loop is not None
+        future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            future.cancel()
+            raise
 
     def get_status(self, instance_id: str) -> dict[str, Any] | None:
         assert self.store is not None

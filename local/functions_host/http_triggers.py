@@ -203,6 +203,14 @@ def invocation_kwargs(core: Any, fn: IndexedFunction, trigger_value: Any) -> dic
     return kwargs
 
 
+async def call_function(core: Any, fn: IndexedFunction, trigger_value: Any) -> Any:
+    """Invoke a non-orchestrator function with its bindings: async ones on the loop, sync ones in the pool."""
+    kwargs = invocation_kwargs(core, fn, trigger_value)
+    if fn.is_async:
+        return await fn.user_function(**kwargs)
+    return await core.loop.run_in_executor(core.scheduler.pool, partial(fn.user_function, **kwargs))
+
+
 def to_response(result: Any) -> web.Response:
     if isinstance(result, func.HttpResponse):
         headers = dict(result.headers)

@@ -1,6 +1,7 @@
 """The work loop: episodes, activities in a thread pool, durable timers, and the virtual-clock jump.
 
-The host is idle when no episode is queued, no activity runs and no HTTP request is being handled.
+The host is idle when no episode is queued, no activity runs, no HTTP request is being handled and
+no function the host invoked itself (a timer trigger, see timers.py) is still running.
 On a virtual clock an idle host first runs the idle hooks (in a worker thread, so they may call the
 host over HTTP), then, if a durable timer is pending, moves time to the earliest of that timer and
 any later wake-up another party registered on the clock (the emulated Azure's next event). With no
@@ -19,7 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from azure.functions import meta
 from azure.functions.durable_functions import ActivityTriggerConverter
@@ -28,7 +29,11 @@ from local.functions_host import history as h
 from local.functions_host.engine import Effects, Engine, track_timers
 from local.functions_host.store import Store, StoreClosed
 
+if TYPE_CHECKING:
+    from local.functions_host.timers import TimerTriggers
+
 log = logging.getLogger("functions_host")
+_TRIGGER_CHECK_SECONDS = 60.0
 
 
 class Scheduler:
@@ -41,6 +46,9 @@ class Scheduler:
         self._queued: set[str] = set()
         self._timers: dict[tuple[str, int], tuple[datetime, str]] = {}
         self._activities: set[asyncio.Task[None]] = set()
+        # Functions the host invokes itself (timer triggers, the admin API): in-flight work, like a request.
+        self.invocations: set[asyncio.Task[Any]] = set()
+        self.timer_triggers: TimerTriggers | None = None  # fired each turn; never a wake-up source
         self._wake = asyncio.Event()
         self._stopped = False
         # Idle hooks run beside the loop, not in it: a hook may call the host over HTTP and wait for
@@ -86,7 +94,18 @@ class Scheduler:
 
     @property
     def busy(self) -> bool:
-        return bool(self._queue or self._activities or self.http_inflight or self._hooks is not None)
+        return bool(
+            self._queue or self._activities or self.http_inflight or self.invocations or self._hooks is not None
+        )
+
+    def track(self, task: asyncio.Task[Any]) -> None:
+        """A function invocation the host started: the host is busy until it returns."""
+        self.invocations.add(task)
+        task.add_done_callback(self._invocation_done)
+
+    def _invocation_done(self, task: asyncio.Task[Any]) -> None:
+        self.invocations.discard(task)
+        self.wake()
 
     # ---- the loop
 
@@ -94,6 +113,8 @@ class Scheduler:
         while not self._stopped:
             self._wake.clear()
             self._fire_due()
+            if self.timer_triggers is not None:
+                self.timer_triggers.fire_due()
             if self._queue:
                 self._hooks_settled = False
                 self._episodes += 1
@@ -127,7 +148,16 @@ class Scheduler:
 
     def _seconds_to_next_timer(self) -> float | None:
         due = self.next_timer()
-        return None if due is None else max(0.0, (due - self.clock.now()).total_seconds())
+        if self.timer_triggers is not None:  # a real clock is not told when it passes an occurrence: look then
+            trigger = self.timer_triggers.next_due()
+            if trigger is not None:
+                due = trigger if due is None else min(due, trigger)
+        if due is None:
+            return None
+        # At least once a minute with timer triggers: the wall clock may be set while the loop waits.
+        cap = _TRIGGER_CHECK_SECONDS if self.timer_triggers and self.timer_triggers.timers else None
+        seconds = max(0.0, (due - self.clock.now()).total_seconds())
+        return seconds if cap is None else min(seconds, cap)
 
     def _start_idle_hooks(self) -> None:
         episodes = self._episodes

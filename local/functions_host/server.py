@@ -1,4 +1,4 @@
-"""The aiohttp application: management API, Event Grid webhook and /api/<route> HTTP triggers.
+"""The aiohttp application: management API, admin API, Event Grid webhook and /api/<route> HTTP triggers.
 
 Every refusal is JSON {"error": {"code", "message"}} (the management API adds Azure's HttpError
 fields): an unknown route (404), a wrong method (405), a request over MAX_REQUEST_BYTES (413, from
@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from local.functions_host.admin_api import AdminApi
 from local.functions_host.eventgrid import EventGridWebhook
 from local.functions_host.http_triggers import ROUTE_PREFIX, HttpTriggers, Refusal, json_error
 from local.functions_host.management_api import ManagementApi
@@ -80,6 +81,7 @@ def build_app(core: Any) -> tuple[web.Application, HttpTriggers, EventGridWebhoo
     triggers = HttpTriggers(core)
     eventgrid = EventGridWebhook(core)
     app.add_routes(ManagementApi(core).routes())
+    app.add_routes(AdminApi(core).routes())
     app.add_routes(eventgrid.routes())
     app.router.add_route("*", ROUTE_PREFIX + "/{tail:.*}", triggers.handle)
     return app, triggers, eventgrid
@@ -94,6 +96,14 @@ def describe_routes(core: Any, triggers: HttpTriggers) -> list[str]:
         lines.append(f"  {route.function.name}: [{methods}] {base}{ROUTE_PREFIX}/{route.template.lstrip('/')}")
     for name in core.index.by_trigger("eventGridTrigger"):
         lines.append(f"  {name}: [POST] {base}/runtime/webhooks/eventgrid?functionName={name}")
+    for name in core.index.by_trigger("timerTrigger"):
+        status = core.timers.status(name)
+        if "error" in status:
+            lines.append(f"  {name}: timerTrigger (error: {status['error']})")
+        else:
+            lines.append(f"  {name}: timerTrigger ({status['schedule']}, next {status['next']:%Y-%m-%dT%H:%M:%SZ})")
+    # The master key is this host's own (random unless given): whoever runs it may call its admin API.
+    lines.append(f"  admin API: [POST] {base}/admin/functions/{{name}} (x-functions-key: {core.master_key})")
     lines.append(f"  durable management API: {base}/runtime/webhooks/durabletask/")
     for name in core.index.by_trigger("orchestrationTrigger"):
         lines.append(f"  {name}: orchestrationTrigger")

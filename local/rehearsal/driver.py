@@ -3,6 +3,10 @@
 The driver plays the operator: it starts the run, approves (or not) when the run waits for
 approval, injects the scenario's fault at the right phase, and, for `crash-resume`, kills the
 host after the switch and starts a new one on the same SQLite state.
+
+A rehearsal may be several runs one after another on the same environment (`Options.sequence`; the
+`revert` scenario is an upgrade, then a revert to the cluster it retired): each step's faults target
+that run's green, which alternates between the two slots.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from local.clock import VirtualClock
 from local.functions_host import LocalHost
 from local.rehearsal.faults import FaultPlan
 from local.rehearsal.pipeline import IDENTITY, KEY_SETTING, PipelineReceiver
+from local.rehearsal.report import live_cluster
 from local.rehearsal.world import (
     Estate,
     application_objects,
@@ -47,7 +52,11 @@ SCENARIOS = (
     "pipeline",
     "error-spike",
     "crash-resume",
+    "revert",
 )
+# Scenarios that are several runs: each step is a scenario of one run (`revert`: go back to the retained cluster).
+SEQUENCES = {"revert": ("happy", "revert")}
+STEPS = (*(s for s in SCENARIOS if s not in SEQUENCES and s != "crash-resume"), "revert")
 ORCHESTRATOR = "bluegreen_upgrade"
 # Operators' identities as App Service Authentication would pass them (the rehearsal's caller).
 INITIATOR = "rehearsal-initiator@example.com"
@@ -65,6 +74,12 @@ class Options:
     alert_file: str | None = None  # deliver this alert to /api/alerts once the run bakes
     fault: str | None = None  # PHASE:FAULT (local/rehearsal/faults.py), injected when the run enters PHASE
     wall_timeout: float = 120.0
+    # Several runs on one environment, in order (each one of STEPS); None: the scenario's own (one run).
+    sequence: tuple[str, ...] | None = None
+    # Called with the rehearsal once the emulated Azure and the host are up, before the first run.
+    before: Callable[[Any], None] | None = None
+    # Called with the rehearsal and each run's result once it has ended, while the host still runs.
+    after_each: Callable[[Any, dict[str, Any]], None] | None = None
 
 
 @dataclass
@@ -86,6 +101,13 @@ class Rehearsal:
     def __init__(self, options: Options, on_timeline: Callable[[dict[str, Any]], None] | None = None) -> None:
         if options.scenario not in SCENARIOS:
             raise ValueError(f"--scenario must be one of {', '.join(SCENARIOS)}")
+        self.steps: tuple[str, ...] = options.sequence or SEQUENCES.get(options.scenario) or (options.scenario,)
+        bases = [step.partition("@")[0] for step in self.steps]  # "happy@1.33": that scenario, to that target
+        unknown = [s for s in bases if s not in STEPS and not (len(bases) == 1 and s in SCENARIOS)]
+        if unknown:
+            raise ValueError(f"sequence steps must be among {', '.join(STEPS)}; not {', '.join(unknown)}")
+        self.step = bases[0]  # the scenario of the run in progress
+        self.step_target: str | None = None  # its target version, when the step names one
         self.fault = FaultPlan.parse(options.fault) if options.fault else None
         self.options = options
         self.on_timeline = on_timeline or (lambda entry: None)
@@ -96,7 +118,9 @@ class Rehearsal:
         self.observed = Observed()
         self.emulator: AzureEmulator | None = None
         self.host: LocalHost | None = None
-        self.pipeline = PipelineReceiver().start() if options.scenario == "pipeline" else None
+        self.pipeline = PipelineReceiver().start() if "pipeline" in bases else None
+        self.results: list[dict[str, Any]] = []  # each run's result, in order
+        self.green = self.estate.green_name  # the cluster the run in progress creates (or reverts to)
         self._crash = threading.Event()
         self._restarted = threading.Event()  # set when a host was killed and a new one started
         self._injecting = threading.Lock()
@@ -110,14 +134,32 @@ class Rehearsal:
             emulator.on_request(self._watch_requests, path_pattern="^/subscriptions/", once=False)
         emulator.bind_host(self.estate.hosts["blue"], self.estate.blue_name)
         emulator.bind_host(self.estate.hosts["green"], self.estate.green_name)
-        if self.options.scenario == "upgrade-fails":
+        return emulator
+
+    def green_of_next_run(self) -> str:
+        """The slot the next run creates green in (or reverts to): the one Front Door does not send traffic to."""
+        assert self.emulator is not None
+        live = live_cluster(self.emulator, self.estate)
+        live_name = live["cluster"] if live else self.estate.blue_name
+        return self.estate.blue_name if live_name == self.estate.green_name else self.estate.green_name
+
+    def _prepare_step(self) -> None:
+        """The world as the step's scenario needs it, and nothing left over from the step before."""
+        assert self.emulator is not None
+        for name in (self.estate.blue_name, self.estate.green_name):
+            self.emulator.set_error_fraction(name, 0.0)
+            self.emulator.set_workloads_ready(name, True)
+        self.observed = Observed(
+            printed=0, restarts=self.observed.restarts, fault_injected_at=self.observed.fault_injected_at
+        )
+        self.green = self.green_of_next_run()
+        if self.step == "upgrade-fails":
             # The first node-pool upgrade of green ends Failed (operation paths are "<cluster id>/<kind>").
-            emulator.fail_next_operation(
-                path_pattern=f"managedClusters/{self.estate.green_name}/agentPools/",
+            self.emulator.fail_next_operation(
+                path_pattern=f"managedClusters/{self.green}/agentPools/",
                 code="UpgradeFailed",
                 message="node drain timed out after 30 minutes",
             )
-        return emulator
 
     def _app_settings(self, emulator: AzureEmulator) -> dict[str, str]:
         config = self.workdir / "environments.json"
@@ -180,7 +222,7 @@ class Rehearsal:
         if status.get("runtimeStatus") != "Running":
             return False
         phase = custom.get("phase")
-        scenario = self.options.scenario
+        scenario = self.step
         if self._inject_fault_in(phase):
             return True
         if scenario == "populate-fails" and phase == "clone" and not self.observed.spiked:
@@ -192,7 +234,7 @@ class Rehearsal:
         if scenario == "verify-fails" and phase in ("clone", "upgrade") and not self.observed.spiked:
             assert self.emulator is not None
             self.observed.spiked = True  # green's workloads never become ready
-            self.emulator.set_workloads_ready(self.estate.green_name, False)
+            self.emulator.set_workloads_ready(self.green, False)
             return True
         if phase == "approval" and not self.observed.injected and scenario != "approval-timeout":
             # As an operator would: if the decision did not get through (the host was dying), try again.
@@ -201,7 +243,7 @@ class Rehearsal:
         if phase == "bake" and scenario == "error-spike" and not self.observed.spiked:
             assert self.emulator is not None
             self.observed.spiked = True
-            self.emulator.set_error_fraction(self.estate.green_name, 0.3)
+            self.emulator.set_error_fraction(self.green, 0.3)
             return True
         if phase == "bake" and self.options.alert_file and self.observed.alert_sent_wall is None:
             self._deliver_alert()
@@ -300,14 +342,25 @@ class Rehearsal:
             print(f"warning: /api/alerts refused {self.options.alert_file}: {status} {body}", file=sys.stderr)
 
     def _start_run(self) -> None:
-        if self.options.event_file:
+        if self.step == "revert":
+            status, body = self._request(
+                "POST",
+                f"/api/environments/{self.estate.environment}/revert",
+                {"reason": "rehearsal: revert"},
+                _as(INITIATOR),
+            )
+            if status != 202:
+                raise RuntimeError(f"could not start the revert: {status} {body}")
+            self.observed.instance_id = body["runId"]
+            return
+        if self.options.event_file and not self.results:
             self._start_from_event()
             return
         request = {
             "environment": self.estate.environment,
-            "targetVersion": self.options.target_version,
+            "targetVersion": self.step_target or self.options.target_version,
             "strategy": self.options.strategy,
-            "reason": f"rehearsal: {self.options.scenario}",
+            "reason": f"rehearsal: {self.step}",
         }
         status, body = self._request("POST", "/api/upgrades", {k: v for k, v in request.items() if v}, _as(INITIATOR))
         if status != 202:
@@ -342,54 +395,73 @@ class Rehearsal:
     # ---- the run
 
     def run(self) -> dict[str, Any]:
+        """Every step's run, one after another; the result of the last (all of them in `self.results`)."""
         # A rehearsal is a fresh deployment: the alert door's memory of deliveries starts empty (runs of
         # earlier rehearsals in this process had the same ids at the same virtual instants).
         forget_raised()
-        started_wall = time.monotonic()
-        started_virtual = self.clock.now()
         self.emulator = self._start_emulator()
         azure_settings.use_sleep(self.clock.sleep)
         settings = self._app_settings(self.emulator)
         try:
             self.host = self._start_host(settings)
-            if self.options.scenario == "error-spike":
+            if any(step.startswith("error-spike") for step in self.steps):
                 # Azure Monitor watches the Front Door too; its rule (10% over 5 min) fires after the
                 # bake's one-minute metric check has already rolled back, so the trigger is `metrics`.
                 self.emulator.add_alert_rule(
                     "afd-5xx", self.estate.front_door_id, 10.0, webhook_url=f"{self.host.base_url}/api/alerts"
                 )
-            self._start_run()
-            if self.observed.instance_id is None:
-                return {
-                    "outcome": "not_started",
-                    "reason": self.observed.not_started_reason,
-                    "final": None,
-                    "history_events": 0,
-                    "history_events_max_instance": 0,
-                    "virtual_seconds": 0.0,
-                    "wall_seconds": time.monotonic() - started_wall,
-                }
-            final = self._wait_for_outcome(settings)
-            counts = self.host.history_counts(self.observed.instance_id)
-            # What an operator sees of the finished run, through the app's own API.
-            api_status, api = self._request("GET", f"/api/upgrades/{self.observed.instance_id}")
-            output = (final or {}).get("output")
-            self._print_new_timeline(output.get("timeline") or [] if isinstance(output, dict) else [])
-            return {
-                "final": final,
-                "history_events": counts["events"],
-                "history_events_max_instance": counts["max_instance"],
-                "instances": counts["instances"],
-                "api": api if api_status == 200 else None,
-                "virtual_seconds": (self.clock.now() - started_virtual).total_seconds(),
-                "wall_seconds": time.monotonic() - started_wall,
-            }
+            if self.options.before is not None:
+                self.options.before(self)
+            result: dict[str, Any] = {}
+            for step in self.steps:
+                scenario, _, target = step.partition("@")
+                self.step, self.step_target = scenario, target or None
+                self._prepare_step()
+                result = self._run_one(settings)
+                self.results.append(result)
+                if self.options.after_each is not None:
+                    self.options.after_each(self, result)
+            return result
         finally:
             if self.host is not None:
                 self.host.stop()
             if self.pipeline is not None:
                 self.pipeline.stop()
             azure_settings.use_sleep(None)
+
+    def _run_one(self, settings: dict[str, str]) -> dict[str, Any]:
+        assert self.host is not None and self.emulator is not None
+        started_wall = time.monotonic()
+        started_virtual = self.clock.now()
+        self._start_run()
+        if self.observed.instance_id is None:
+            return {
+                "step": self.step,
+                "outcome": "not_started",
+                "reason": self.observed.not_started_reason,
+                "final": None,
+                "history_events": 0,
+                "history_events_max_instance": 0,
+                "virtual_seconds": 0.0,
+                "wall_seconds": time.monotonic() - started_wall,
+            }
+        final = self._wait_for_outcome(settings)
+        counts = self.host.history_counts(self.observed.instance_id)
+        # What an operator sees of the finished run, through the app's own API.
+        api_status, api = self._request("GET", f"/api/upgrades/{self.observed.instance_id}")
+        output = (final or {}).get("output")
+        self._print_new_timeline(output.get("timeline") or [] if isinstance(output, dict) else [])
+        return {
+            "step": self.step,
+            "final": final,
+            "history_events": counts["events"],
+            "history_events_max_instance": counts["max_instance"],
+            "instances": counts["instances"],
+            "api": api if api_status == 200 else None,
+            "virtual_seconds": (self.clock.now() - started_virtual).total_seconds(),
+            "wall_seconds": time.monotonic() - started_wall,
+            "alert_sent_wall": self.observed.alert_sent_wall,
+        }
 
     def _wait_for_outcome(self, settings: dict[str, str]) -> dict[str, Any] | None:
         assert self.host is not None and self.observed.instance_id is not None

@@ -5,9 +5,9 @@
    the operator API shows the same outcome and reason.
 3. Before the switch a failure leaves only blue enabled; after traffic moved, exactly one side is
    enabled at the end and it is a healthy cluster (green if completed, blue otherwise).
-4. Nothing is left running that the outcome does not name (`left_behind`), and no wiring (an Event Grid
-   topic, an alert, a diagnostic setting) watches a cluster that is gone unless the output names it
-   (`inherited`, not removed).
+4. Nothing of the environment's (its two slots) is left running that the outcome does not name
+   (`left_behind`), and no wiring (an Event Grid topic, an alert, a diagnostic setting) watches a cluster
+   that is gone unless the output names it (`inherited`, not removed).
 5. The run ended within a bounded virtual time.
 6. The side users are on runs every workload Azure lets it run: its images pull and its workload identities
    get tokens (no blocked workloads).
@@ -46,9 +46,10 @@ def violations(report: dict[str, Any], rehearsal: Any) -> list[str]:
         problems.append(f"took {report['virtual_seconds'] / 3600:.1f} virtual hours")
 
     live = report.get("live")
-    green_origin = estate.origins["green"]
+    blue_name, green_name = run_sides(report, estate)
+    green_origin = estate.origins["green" if green_name == estate.green_name else "blue"]
     moved = any(f"origin {green_origin} enabled" in e.get("detail", "") for e in report.get("timeline") or [])
-    expected_live = estate.green_name if outcome == "completed" else estate.blue_name
+    expected_live = green_name if outcome == "completed" else blue_name
     if live is None:
         problems.append("at the end not exactly one origin is enabled")
     elif live["cluster"] != expected_live:
@@ -61,16 +62,27 @@ def violations(report: dict[str, Any], rehearsal: Any) -> list[str]:
     named = {c.get("name") for c in report.get("left_behind") or []}
     for cluster in _clusters(emulator):
         name, props = cluster["name"], cluster.get("properties") or {}
+        if name not in (estate.blue_name, estate.green_name):
+            continue  # not the environment's: other teams' clusters are theirs to run
         if live is not None and name == live["cluster"]:
             continue
         running = (props.get("powerState") or {}).get("code") == "Running"
         if running and name not in named:
             problems.append(f"{name} is running but the outcome does not name it")
-        if not moved and name == estate.green_name and name not in named:
+        if not moved and name == green_name and name not in named:
             problems.append(f"green {name} still exists after a failure before the switch")
     named_wiring = {str(i.get("id", "")).lower() for i in report.get("inherited") or [] if not i.get("removed")}
     problems += [f"{w} watches a cluster that is gone" for w in _dangling(emulator) if w.lower() not in named_wiring]
     return problems
+
+
+def run_sides(report: dict[str, Any], estate: Any) -> tuple[str, str]:
+    """The run's blue and green cluster names: the slots swap roles from one run to the next."""
+    resources = report.get("resources") or {}
+    blue, green = resources.get("blue"), resources.get("green")
+    if blue and green:
+        return str(blue).rsplit("/", 1)[-1], str(green).rsplit("/", 1)[-1]
+    return estate.blue_name, estate.green_name
 
 
 def _dangling(emulator: Any) -> list[str]:

@@ -163,9 +163,12 @@ def test_run_command_answers_nodes_deployments_and_services(
 def test_stop_then_start_changes_power_state(aks: ContainerServiceClient, blue: Any) -> None:
     aks.managed_clusters.begin_stop(RG, BLUE).result()
     assert aks.managed_clusters.get(RG, BLUE).power_state.code == "Stopped"
-    assert "NotReady" in run(aks, "kubectl get nodes").logs
+    with pytest.raises(HttpResponseError) as refused:  # a stopped cluster takes only start or delete
+        run(aks, "kubectl get nodes")
+    assert refused.value.status_code == 409 and refused.value.error.code == "OperationNotAllowed"
     aks.managed_clusters.begin_start(RG, BLUE).result()
     assert aks.managed_clusters.get(RG, BLUE).power_state.code == "Running"
+    assert "NotReady" not in run(aks, "kubectl get nodes").logs
 
 
 def test_delete_removes_the_cluster_and_frees_its_node_resource_group(aks: ContainerServiceClient, blue: Any) -> None:

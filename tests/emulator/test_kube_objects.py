@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import requests
+from azure.core.exceptions import HttpResponseError
 from azure.mgmt.containerservice import ContainerServiceClient
 from azure.mgmt.containerservice.models import RunCommandRequest
 
@@ -120,8 +121,9 @@ def test_statuses_follow_the_cluster(aks: ContainerServiceClient, emu: AzureEmul
     assert set(available().values()) == {0}
     emu.set_workloads_ready(BLUE, True)
     aks.managed_clusters.begin_stop(RG, BLUE).result()
-    stopped = items(aks, "kubectl get deploy -n kube-system -o json")
-    assert all("availableReplicas" not in d["status"] and d["status"]["unavailableReplicas"] for d in stopped)
+    with pytest.raises(HttpResponseError) as refused:  # a stopped cluster answers no kubectl: start it first
+        items(aks, "kubectl get deploy -n kube-system -o json")
+    assert refused.value.status_code == 409
     aks.managed_clusters.begin_start(RG, BLUE).result()
     assert available()["coredns"] == 2
 

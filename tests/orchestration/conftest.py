@@ -329,6 +329,9 @@ class FakeAzure:
     # inheritance: what wire_green created (by cluster), and every unwire_cluster request
     bound: dict[str, list[contract.Inherited]] = field(default_factory=dict)
     unwired: list[contract.ClusterTarget] = field(default_factory=list)
+    # retention: the clusters tagged as retained (by id), and every release
+    marked: dict[str, contract.MarkRetained] = field(default_factory=dict)
+    released: list[contract.ReleaseRetained] = field(default_factory=list)
     # verify: green against blue, reported whenever the verification names blue (`blue_id`)
     parity: contract.ParityReport = field(default_factory=lambda: contract.ParityReport(compared=12))
 
@@ -451,6 +454,28 @@ class FakeAzure:
 
     def start_cluster_delete(self, payload: Any) -> contract.OperationHandle:
         return self._start(Kind.DELETE, payload["cluster_id"])
+
+    def start_cluster_start(self, payload: Any) -> contract.OperationHandle:
+        return self._start(Kind.START, payload["cluster_id"])
+
+    # ---- retention
+
+    def mark_retained(self, payload: Any) -> contract.Retention:
+        request = contract.MarkRetained.model_validate(payload)
+        self.marked[request.cluster_id.lower()] = request
+        retained = contract.RetainedCluster(
+            cluster_id=request.cluster_id,
+            name=request.cluster_id.rsplit("/", 1)[-1],
+            environment=request.environment,
+            retired_by=request.run_id,
+            retired_as=request.retired_as,
+            retained_until=request.retained_until,
+        )
+        return contract.Retention(retained=retained)
+
+    def release_retained(self, payload: Any) -> contract.Retention:
+        self.released.append(contract.ReleaseRetained.model_validate(payload))
+        return contract.Retention()
 
     def check_cluster_operation(self, payload: Any) -> contract.OperationStatus:
         op = self.operation(payload["operation"]["status_url"])

@@ -59,7 +59,9 @@ def after_a_failed_verification(upgrade: UpgradeRun, act: Act) -> object:
 
 
 def assert_green_removed_and_blue_untouched(upgrade: UpgradeRun, output: contract.RunOutput) -> None:
-    assert upgrade.payloads("start_cluster_delete") == [{"cluster_id": GREEN_ID, "only_if_run": RUN_ID}]
+    assert upgrade.payloads("start_cluster_delete") == [
+        {"cluster_id": GREEN_ID, "only_if_run": RUN_ID, "only_if_retired_by": None}
+    ]
     assert upgrade.payloads("start_cluster_stop") == []
     assert upgrade.origin_writes() == []
     assert output.left_behind == []
@@ -109,7 +111,9 @@ def test_abort_as_the_switch_starts_routes_back_and_is_recorded_with_its_id(upgr
     output = upgrade.run()
     assert output.outcome == Outcome.ABORTED
     assert upgrade.status().abort == sent
-    assert upgrade.payloads("start_cluster_delete") == [{"cluster_id": GREEN_ID, "only_if_run": RUN_ID}]
+    assert upgrade.payloads("start_cluster_delete") == [
+        {"cluster_id": GREEN_ID, "only_if_run": RUN_ID, "only_if_retired_by": None}
+    ]
     assert_serving_only(upgrade, BLUE_ORIGIN)
 
 
@@ -149,7 +153,9 @@ def test_rollback_at_every_moment_is_acted_on_and_recorded_with_its_id(upgrade, 
     assert sum(n.startswith("routing back to ") for n in notes(output)) == 1
     assert isinstance(seen, list) and len(seen) == 1  # the moment came, once
     assert left(output) == [("green", GREEN_NAME, "stopped")]
-    assert upgrade.payloads("start_cluster_stop") == [{"cluster_id": GREEN_ID, "only_if_run": RUN_ID}]
+    assert upgrade.payloads("start_cluster_stop") == [
+        {"cluster_id": GREEN_ID, "only_if_run": RUN_ID, "only_if_retired_by": None}
+    ]
     assert_serving_only(upgrade, BLUE_ORIGIN)
 
 

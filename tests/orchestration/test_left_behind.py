@@ -117,7 +117,12 @@ def test_after_rollback_decides_whether_green_is_kept_stopped_or_deleted(upgrade
     assert cleanup_calls(upgrade) == calls  # green only, guarded by this run's tag; blue untouched
     assert left(output) == left_as
     why = f"rolled back from (retire.after_rollback = {mode})"
-    assert (note if mode == "delete" else f"{note}: {why}") in notes(output)
+    if mode == "delete":
+        assert note in notes(output) and upgrade.azure.marked == {}  # nothing left to retain
+    else:  # kept or stopped: tagged as retained first, with the run's retention
+        until = upgrade.azure.marked[GREEN_ID.lower()].retained_until
+        assert f"{note}: {why}; retained until {until}" in notes(output)
+        assert output.left_behind[0].retained_until == until
     if left_as:
         assert output.left_behind[0].why == why
     assert_left_behind_is_what_is_still_there(upgrade, output)
@@ -357,10 +362,12 @@ def test_green_that_is_not_this_runs_is_never_touched_nor_retried(upgrade):
     output = upgrade.run()
     assert output.outcome == Outcome.FAILED
     (refused,) = upgrade.times("start_cluster_delete")  # asked once, under this run's tag, and refused
-    assert upgrade.payloads("start_cluster_delete") == [{"cluster_id": GREEN_ID, "only_if_run": RUN_ID}]
+    assert upgrade.payloads("start_cluster_delete") == [
+        {"cluster_id": GREEN_ID, "only_if_run": RUN_ID, "only_if_retired_by": None}
+    ]
     assert upgrade.azure.started(Kind.DELETE) == []
     assert upgrade.ended_at() == refused  # no retry timer: waiting cannot make it this run's
-    assert f"{GREEN_NAME} was not created by this run: it is left as it is" in notes(output)
+    assert any(n.startswith(f"{GREEN_NAME} is not this run's to delete: it is left as it is (") for n in notes(output))
     assert not any(" yet (NotThisRunsCluster" in n for n in notes(output))
     assert output.left_behind == []  # not this run's to name, nor to remove
 
@@ -373,7 +380,8 @@ def test_after_rollback_stop_of_a_green_that_is_not_this_runs_is_never_retried(u
     assert output.outcome == Outcome.ROLLED_BACK
     assert cleanup_calls(upgrade) == [("start_cluster_stop", GREEN_NAME, RUN_ID)]
     assert left(output) == []
-    assert f"{GREEN_NAME} was not created by this run: it is left as it is" in notes(output)
+    prefix = f"{GREEN_NAME} is not this run's to stop: it is left as it is ("
+    assert any(n.startswith(prefix) and n.endswith("run tag 'nod-prod-0')") for n in notes(output))
 
 
 def test_retire_that_fails_once_is_retried_and_blue_ends_stopped(upgrade):
@@ -383,5 +391,6 @@ def test_retire_that_fails_once_is_retried_and_blue_ends_stopped(upgrade):
     assert output.outcome == Outcome.COMPLETED
     first, second = upgrade.azure.started(Kind.STOP)
     assert (first.ended, second.ended) == (contract.OperationState.FAILED, contract.OperationState.SUCCEEDED)
-    assert f"{BLUE_NAME} stopped: retired, restartable (retire.mode = stop)" in notes(output)
+    until = upgrade.azure.marked[BLUE_ID.lower()].retained_until
+    assert f"{BLUE_NAME} stopped: retired, restartable (retire.mode = stop); retained until {until}" in notes(output)
     assert left(output) == [("blue", BLUE_NAME, "stopped")]

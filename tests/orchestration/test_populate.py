@@ -89,7 +89,9 @@ def assert_stopped_before_the_upgrade(upgrade: UpgradeRun) -> None:
     """Nothing of the upgrade or later began; green deleted (under this run's tag), blue untouched and live."""
     assert upgrade.azure.started(Kind.UPGRADE_CONTROL_PLANE) == upgrade.azure.started(Kind.UPGRADE_POOL) == []
     assert upgrade.payloads("verify_green") == []
-    assert upgrade.payloads("start_cluster_delete") == [{"cluster_id": GREEN_ID, "only_if_run": RUN_ID}]
+    assert upgrade.payloads("start_cluster_delete") == [
+        {"cluster_id": GREEN_ID, "only_if_run": RUN_ID, "only_if_retired_by": None}
+    ]
     assert upgrade.azure.started(Kind.STOP) == []
     assert upgrade.origin_writes() == []
     assert_serving_only(upgrade, BLUE_ORIGIN)
@@ -527,7 +529,9 @@ def test_parity_problem_keeps_verify_retrying_until_the_timeout_and_fails_naming
     assert times[-1] - times[0] == timedelta(minutes=4)
     assert len(times) == 4 * 2 + 1  # every poll_seconds, both ends included
     assert output.verification is not None and output.verification.parity == parity
-    assert upgrade.payloads("start_cluster_delete") == [{"cluster_id": GREEN_ID, "only_if_run": RUN_ID}]
+    assert upgrade.payloads("start_cluster_delete") == [
+        {"cluster_id": GREEN_ID, "only_if_run": RUN_ID, "only_if_retired_by": None}
+    ]
     assert upgrade.origin_writes() == []
     assert_serving_only(upgrade, BLUE_ORIGIN)
 

@@ -233,7 +233,9 @@ def test_switch_deadline_routes_back_and_the_route_backs_own_deadline_is_retried
     # Blue never stopped serving: make-before-break never got past "wait until deployed" towards green.
     assert upgrade.origin_writes() == [(GREEN_ORIGIN, True), (GREEN_ORIGIN, False)]
     # A failed switch removes green once traffic is back.
-    assert upgrade.payloads("start_cluster_delete") == [{"cluster_id": GREEN_ID, "only_if_run": RUN_ID}]
+    assert upgrade.payloads("start_cluster_delete") == [
+        {"cluster_id": GREEN_ID, "only_if_run": RUN_ID, "only_if_retired_by": None}
+    ]
     assert output.left_behind == []
     assert_serving_only(upgrade, BLUE_ORIGIN)
 

@@ -99,10 +99,16 @@ def assert_green_stopped_after_the_rollback(upgrade: UpgradeRun, output: contrac
     """retire.after_rollback = stop (the default): exactly one STOP, of green, guarded by this run's tag;
     blue untouched; green named in left_behind as stopped."""
     assert [op.cluster_id for op in upgrade.azure.started(Kind.STOP)] == [GREEN_ID]
-    assert upgrade.payloads("start_cluster_stop") == [{"cluster_id": GREEN_ID, "only_if_run": RUN_ID}]
+    assert upgrade.payloads("start_cluster_stop") == [
+        {"cluster_id": GREEN_ID, "only_if_run": RUN_ID, "only_if_retired_by": None}
+    ]
     assert upgrade.azure.started(Kind.DELETE) == []
     assert left(output) == [("green", GREEN_NAME, "stopped")]
-    assert f"{GREEN_NAME} stopped: rolled back from (retire.after_rollback = stop)" in notes(output)
+    until = upgrade.azure.marked[GREEN_ID.lower()].retained_until  # tagged as retained before it was stopped
+    assert f"{GREEN_NAME} stopped: rolled back from (retire.after_rollback = stop); retained until {until}" in notes(
+        output
+    )
+    assert output.left_behind[0].retained_until == until
 
 
 def iso(moment: datetime) -> str:
@@ -116,6 +122,14 @@ def assert_contract_phases_only(output: contract.RunOutput) -> None:
 # ---- the happy path
 
 
+def retained_until(upgrade, cluster_id: str, hours: int) -> str:
+    """The end of the retention the run tagged `cluster_id` with, checked against when it was tagged."""
+    mark = upgrade.azure.marked[cluster_id.lower()]
+    (tagged_at,) = upgrade.times("mark_retained")
+    assert mark.retained_until == (tagged_at + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return mark.retained_until
+
+
 def test_happy_path_completes_with_green_live_and_blue_stopped(happy_path):
     upgrade, output = happy_path
     assert (output.outcome, output.reason) == (Outcome.COMPLETED, None)
@@ -126,8 +140,12 @@ def test_happy_path_completes_with_green_live_and_blue_stopped(happy_path):
     # Retire mode stop (the default): blue stopped, not deleted.
     assert [op.cluster_id for op in upgrade.azure.started(Kind.STOP)] == [BLUE_ID]
     assert upgrade.azure.started(Kind.DELETE) == []
-    assert f"{BLUE_NAME} stopped: retired, restartable (retire.mode = stop)" in notes(output)
+    # Tagged as retained first (72 h by default, from the moment it is retired), while it still runs.
+    until = retained_until(upgrade, BLUE_ID, hours=72)
+    assert decisive_calls(upgrade)[-2:] == [("mark_retained",), ("start_cluster_stop", BLUE_ID)]
+    assert f"{BLUE_NAME} stopped: retired, restartable (retire.mode = stop); retained until {until}" in notes(output)
     assert left(output) == [("blue", BLUE_NAME, "stopped")]
+    assert output.left_behind[0].retained_until == until
     # Make-before-break: green on, then blue off.
     assert upgrade.origin_writes() == [(GREEN_ORIGIN, True), (BLUE_ORIGIN, False)]
     assert_serving_only(upgrade, GREEN_ORIGIN)
@@ -149,6 +167,7 @@ def test_happy_path_calls_azure_in_runbook_order(happy_path):
         ("verify_green",),
         ("set_origin_enabled", GREEN_ORIGIN, True),
         ("set_origin_enabled", BLUE_ORIGIN, False),
+        ("mark_retained",),
         ("start_cluster_stop", BLUE_ID),
     ]
     # Every operation was watched to its end before the next began.
@@ -234,7 +253,8 @@ def test_retire_mode_keep_leaves_blue_running_as_a_hot_standby(upgrade):
     output = upgrade.run()
     assert output.outcome == Outcome.COMPLETED
     assert upgrade.azure.started(Kind.STOP) == [] and upgrade.azure.started(Kind.DELETE) == []
-    assert f"{BLUE_NAME} kept running: hot standby (retire.mode = keep)" in notes(output)
+    until = retained_until(upgrade, BLUE_ID, hours=72)
+    assert f"{BLUE_NAME} kept running: hot standby (retire.mode = keep); retained until {until}" in notes(output)
     assert left(output) == [("blue", BLUE_NAME, "running")]
     assert_serving_only(upgrade, GREEN_ORIGIN)
 

@@ -66,7 +66,8 @@ def test_user_blue_cluster_three_minors_below_gives_three_hops_and_a_faithful_gr
     assert report["upgrade_path"] == ["1.32.9", "1.33.6", "1.34.2"]
     assert report["live"] == {"cluster": "aks-shop-green", "version": "1.34.2"}
     by_operation = report["arm"]["by_operation"]
-    assert by_operation["Microsoft.ContainerService/managedClusters/write"] == 1 + 3  # the create, one per hop
+    # The create, one per hop, and the tags that mark blue as retained before it is stopped.
+    assert by_operation["Microsoft.ContainerService/managedClusters/write"] == 1 + 3 + 1
     pools = len(blue["agentPoolProfiles"])
     assert by_operation["Microsoft.ContainerService/managedClusters/agentPools/write"] == 3 * pools
     assert {e["phase"] for e in report["timeline"]} >= {"clone", "upgrade", "verify", "approval", "switch", "bake"}

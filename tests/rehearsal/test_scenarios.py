@@ -6,9 +6,12 @@ count after every Front Door write), and the side live at the end is a healthy c
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from local.rehearsal.report import is_front_door_write
+from tests.rehearsal import operator_role
 
 EXPECTED = {
     "happy": "completed",
@@ -94,7 +97,10 @@ def test_create_at_target_makes_one_create_and_no_upgrades(run_rehearsal):
     by_operation = report["arm"]["by_operation"]
     assert by_operation.get("Microsoft.ContainerService/managedClusters/agentPools/write", 0) == 0
     cluster_writes = by_operation.get("Microsoft.ContainerService/managedClusters/write", 0)
-    assert cluster_writes == 1  # the create; stopping blue is an action, not a write
+    # The create, and the tags that mark blue as retained before it is stopped (stopping is an action).
+    assert cluster_writes == 2
+    patches = [e for e in _rehearsal.emulator.requests() if e["method"] == "PATCH" and "/managedClusters/" in e["path"]]
+    assert [p["path"].rsplit("/", 1)[-1] for p in patches] == [_rehearsal.estate.blue_name]
 
 
 def test_classic_front_door_completes_too(run_rehearsal):
@@ -104,7 +110,7 @@ def test_classic_front_door_completes_too(run_rehearsal):
     _assert_traffic_always_had_an_origin(rehearsal)
 
 
-FIXTURES = __import__("pathlib").Path(__file__).resolve().parents[1] / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def test_fired_alert_during_bake_rolls_back_with_trigger_alert(run_rehearsal):
@@ -170,3 +176,34 @@ def test_the_teams_pipeline_gets_a_signed_notice_deploys_and_calls_green_ready(r
     details = [e["detail"] for e in report["timeline"]]
     assert any(d.startswith("the pipeline deployed to green (deploy-pipeline@example.com)") for d in details)
     assert _green_flux(rehearsal) == []  # the pipeline deployed: nothing was copied through Flux
+
+
+# ---- least privilege: the app's custom role is exactly what the rehearsals do
+
+
+def test_the_operator_role_covers_every_arm_operation_of_the_rehearsals_and_nothing_more(run_rehearsal):
+    definition = operator_role.role()
+    granted = operator_role.granted(definition)
+    assert not any("*" in action for action in granted), "no wildcards: every action is named"
+    assert definition["NotActions"] == [] and definition["NotDataActions"] == []
+    assert not granted & operator_role.CONDITIONED, "role assignments come from the ABAC-conditioned assignment"
+    seen: set[str] = set()
+    for options in (
+        {"scenario": "happy"},
+        {"scenario": "error-spike"},
+        {"scenario": "upgrade-fails"},
+        {"scenario": "populate-fails"},
+        {"scenario": "pipeline"},
+        {"scenario": "happy", "front_door": "classic"},
+        {"scenario": "revert"},
+    ):
+        _report, rehearsal = run_rehearsal(**options)
+        seen |= operator_role.actions_seen(rehearsal.emulator.requests())
+    uncovered = {a for a in seen if a.lower() not in granted and a.lower() not in operator_role.CONDITIONED}
+    assert uncovered == set(), f"the app did this without the role granting it: {sorted(uncovered)}"
+    unused = granted - {a.lower() for a in seen} - {a.lower() for a in operator_role.NOT_IN_THE_LOG}
+    assert unused == set(), f"the role grants what no rehearsal did: {sorted(unused)}"
+    root = Path(__file__).resolve().parents[2]
+    for action, (source, needle, _why) in operator_role.NOT_IN_THE_LOG.items():
+        assert action.lower() in granted
+        assert needle in (root / source).read_text(), f"{action}: {source} no longer does what needs it"

@@ -35,7 +35,7 @@ def registered_routes() -> dict[tuple[str, str], str]:
 
 def test_function_app_registers_every_trigger_blueprint() -> None:
     source = (Path(__file__).resolve().parents[2] / "function_app.py").read_text()
-    for name in ("http_bp", "alerts_bp", "eventgrid_bp"):
+    for name in ("http_bp", "alerts_bp", "eventgrid_bp", "retention_bp"):
         assert f"app.register_functions(triggers.{name})" in source
 
 
@@ -109,6 +109,9 @@ ENDPOINTS = [
     ("POST", "upgrades/nod-prod-7/abort"),
     ("POST", "alerts"),
     ("GET", "environments/nod-prod/plan"),
+    ("GET", "environments"),
+    ("GET", "environments/nod-prod"),
+    ("POST", "environments/nod-prod/revert"),
 ]
 
 
