@@ -4,13 +4,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test faults fuzz lint fmt typecheck bench serve emulator clean
+.PHONY: demo test faults fuzz lint fmt typecheck bench screenshots infra-check serve emulator clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or: make PYTHON=python3 ...)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	bash scripts/install-chromium.sh
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -38,6 +39,14 @@ fmt: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m tests.bench
+
+# The web pages' screenshots in docs/screenshots/, taken by the browser tests (docs/ui.md shows them).
+screenshots: $(STAMP)
+	BLUEGREEN_SCREENSHOTS=1 $(PY) -m pytest -q tests/triggers/test_ui_browser.py
+
+# The azd template's static checks (checkov over infra/, in its own .venv-infra); tests/infra runs in make test.
+infra-check:
+	PYTHON=$(PYTHON) bash infra/check.sh
 
 serve: $(STAMP)
 	$(PY) -m bluegreen serve

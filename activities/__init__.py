@@ -8,6 +8,6 @@ import azure.durable_functions as df
 bp = df.Blueprint()
 
 # Import the modules for their registrations (after `bp` exists).
-from activities import clusters, inherit, planning, retention, traffic, verify, workloads  # noqa: E402
+from activities import clusters, inherit, notify, planning, retention, traffic, verify, workloads  # noqa: E402
 
-__all__ = ["bp", "clusters", "inherit", "planning", "retention", "traffic", "verify", "workloads"]
+__all__ = ["bp", "clusters", "inherit", "notify", "planning", "retention", "traffic", "verify", "workloads"]

@@ -13,7 +13,7 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -257,6 +257,60 @@ class Policy(_Model):
     start_on: list[AksEventName] = Field(default_factory=lambda: list(DEFAULT_START_ON))
 
 
+# What a run tells its notification targets about, in the order it happens (docs/notifications.md).
+NotifyEvent = Literal[
+    "awaiting-approval",  # the run waits for an approval (with its deadline and the run's page)
+    "approval-expiring",  # an hour before that deadline, if the wait is longer than an hour
+    "switch",  # traffic starts moving to green
+    "rollback",  # traffic went back to blue after a rollback (with its trigger and reason)
+    "completed",  # the outcome: green is live
+    "failed",  # the outcome: failed (blue live, or back on blue)
+    "ended",  # any other outcome: rejected, aborted, rolled back
+]
+NOTIFY_EVENTS: tuple[NotifyEvent, ...] = get_args(NotifyEvent)
+_HTTP_URL = re.compile(r"https?://[^\s/]+(/\S*)?")
+
+
+def is_secret_reference(value: str) -> bool:
+    """A Key Vault secret URI or `appsetting:NAME` (the two ways a secret is named, never given)."""
+    return bool(_KEY_VAULT_SECRET.fullmatch(value) or _APP_SETTING.fullmatch(value))
+
+
+class Notification(_Model):
+    """One place the run's notices go: a Teams channel (a Workflows webhook), a Slack channel (an incoming
+    webhook), or the team's own endpoint (JSON signed with HMAC-SHA256)."""
+
+    kind: Literal["teams", "slack", "webhook"]
+    url: str = Field(
+        description="teams, slack: a secret reference to the webhook URL (the URL is the credential); "
+        "webhook: an http(s) URL or a secret reference"
+    )
+    secret: SecretRef | None = Field(None, description="webhook: the HMAC-SHA256 key the notices are signed with")
+    events: list[NotifyEvent] = Field(default_factory=lambda: list(NOTIFY_EVENTS), min_length=1)
+    name: str | None = Field(None, max_length=64, description="how the timeline names it (default: kind#n)")
+
+    @model_validator(mode="after")
+    def _check(self) -> Notification:
+        if self.kind in ("teams", "slack"):
+            if not is_secret_reference(self.url):
+                raise ValueError(
+                    f"a {self.kind} webhook URL is a credential (whoever has it can post): keep it in Key Vault "
+                    "or an app setting and give `url` as its reference "
+                    "(https://VAULT.vault.azure.net/secrets/NAME or appsetting:NAME)"
+                )
+            if self.secret is not None:
+                raise ValueError(f"`secret` is for kind `webhook` only ({self.kind} authenticates by its URL)")
+        else:
+            if self.secret is None:
+                raise ValueError("kind `webhook` needs `secret`: the reference to the HMAC key it is signed with")
+            if not (is_secret_reference(self.url) or _HTTP_URL.fullmatch(self.url)):
+                raise ValueError("`url` must be an http(s) URL or a secret reference")
+        repeated = sorted({e for e in self.events if self.events.count(e) > 1})
+        if repeated:
+            raise ValueError(f"`events` repeats {', '.join(repeated)}")
+        return self
+
+
 class Environment(_Model):
     name: str
     clusters: Clusters
@@ -269,6 +323,7 @@ class Environment(_Model):
     switch: Switch = Switch()
     workloads: Workloads = Workloads()
     policy: Policy = Policy()
+    notifications: list[Notification] = Field(default_factory=list, description="where the run's notices go")
     keep_failed_green: bool = False
     operators: list[str] | None = Field(
         None, description="who may abort, roll back or resolve a run by hand; default: the approvers"

@@ -18,7 +18,7 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from bluegreen.config import Approval, Bake, SmokeProbe
+from bluegreen.config import Approval, Bake, NotifyEvent, SmokeProbe
 
 # ---- enums
 
@@ -967,3 +967,46 @@ class RunOutput(Contract):
     green: ClusterVersion | None = None  # the new cluster, if one was created
     left_behind: list[LeftBehind] = []  # every cluster of the run still there at the end, and why
     inherited: list[Inherited] = []  # what the run created for green (grants, credentials, wiring), by id
+
+
+# ---- notifications: one notice per moment of a run, to every target the environment configures for it
+
+
+class Notice(Contract):
+    """A moment of a run to tell people about (docs/notifications.md). Facts only: the targets, their URLs and
+    keys are read by the activity from the environment's configuration, never carried in history."""
+
+    event: NotifyEvent
+    run_id: str
+    environment: str
+    kind: RunKind = "upgrade"
+    at: str  # the orchestration's time of the moment (ISO 8601 UTC)
+    message: str = ""  # the run's status message then
+    phase: Phase | None = None
+    outcome: Outcome | None = None
+    reason: str | None = None
+    deadline: str | None = None  # the approval's
+    trigger: RollbackTrigger | None = None  # a rollback's
+    blue: str | None = None  # "name (version)"
+    green: str | None = None
+    target_version: str | None = None
+    started_by: str | None = None
+
+
+class TargetResult(Contract):
+    """What became of one notification target: never its URL (that may be the secret)."""
+
+    target: str  # its configured name, or kind#n
+    kind: Literal["teams", "slack", "webhook"]
+    sent: bool
+    status: int | None = None  # the last HTTP status
+    error: str | None = None  # why not sent: "HTTP 500", "Timeout", "SecretNotFound: ..."
+
+
+class NotifyResult(Contract):
+    event: NotifyEvent
+    results: list[TargetResult] = []
+    # The events the environment has a target for (None: its configuration could not be read): the run
+    # calls the activity for no other event afterwards, so an environment without targets costs one call.
+    configured: list[NotifyEvent] | None = None
+    problem: str | None = None

@@ -2,7 +2,8 @@
 
 Every phase goes through `enter()`, which sets the custom status operators see (a `RunStatus`) and
 appends to the timeline the output returns. Every call into an activity or a sub-orchestration goes
-through `call()` / `child()`, which send and receive contract models.
+through `call()` / `child()`, which send and receive contract models. `notify()` tells the environment's
+notification targets about a moment (docs/notifications.md), best effort; `finish()` tells them the outcome.
 
 External events: one listener per event name for the whole span in which the event is valid
 (`listener()` makes it once and hands out the same task afterwards). A fresh wait per race would
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import azure.durable_functions as df
 
+from activities.notify import send_notifications
 from bluegreen.lazy import contract
 from orchestrators.events import Event, parse_event, unreadable
 
@@ -35,6 +37,8 @@ AZURE_PAUSE_SECONDS = 120
 CHILD_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=60_000, max_number_of_attempts=2)
 
 Step = Generator[Any, Any, Any]
+# The notice each outcome sends; any other outcome (rejected, aborted, rolled back) is "ended".
+_OUTCOME_EVENTS: dict[str, contract.NotifyEvent] = {"completed": "completed", "failed": "failed"}
 In = TypeVar("In", bound="contract.Contract")
 Out = TypeVar("Out", bound="contract.Contract")
 Result = TypeVar("Result", bound="contract.Contract")
@@ -131,6 +135,9 @@ class Run:
         self.outstanding: list[Any] = []  # sub-orchestrations that lost a race: awaited before the end
         self._listeners: dict[str, Any] = {}
         self._children = 0
+        self.plan: contract.Plan | None = None
+        # The events the environment has notification targets for, once a notice has told (None: not known).
+        self.notify_events: list[str] | None = None
 
     # ---- time
 
@@ -181,6 +188,7 @@ class Run:
 
     def adopt(self, plan: contract.Plan) -> None:
         """What the run publishes once it has a plan: its resources and what a rollback door must enable."""
+        self.plan = plan
         self.poll_seconds = plan.settings.poll_seconds
         self.traffic = plan.traffic
         self.resources = contract.RunResources(
@@ -199,6 +207,7 @@ class Run:
         self.awaiting = self.deadline = self.waiting_for = None
         self.message = outcome.value + (f": {reason}" if reason else "")
         self.publish()
+        yield from self.notify(_OUTCOME_EVENTS.get(outcome, "ended"), outcome=outcome, reason=reason)
         output = contract.RunOutput(
             outcome=outcome,
             reason=reason,
@@ -235,6 +244,37 @@ class Run:
 
     def call(self, activity: Activity[In, Out], request: In, *, retry: bool = True) -> Step:
         return (yield from call(self.context, activity, request, retry=retry))
+
+    def notify(self, event: contract.NotifyEvent, message: str | None = None, **facts: Any) -> Step:
+        """Send `event` to the environment's notification targets: one activity call, never retried on
+        durable timers, and whatever goes wrong is a timeline note, never the run's failure."""
+        if self.notify_events is not None and event not in self.notify_events:
+            return  # no target takes it: not even a call in history
+        plan = self.plan
+        notice = contract.Notice(
+            event=event,
+            run_id=self.context.instance_id,
+            environment=self.request.environment,
+            kind=self.request.kind,
+            at=self.now_iso(),
+            message=self.message if message is None else message,
+            phase=self.phase,
+            blue=f"{plan.blue.name} ({plan.blue.version})" if plan else None,
+            green=plan.green.name if plan else None,
+            target_version=plan.target_version if plan else None,
+            started_by=self.request.started_by,
+            **facts,
+        )
+        try:
+            result = yield from self.call(send_notifications, notice, retry=False)
+        except StepFailed as failure:
+            self.note(f"{event} notification not sent: {failure.reason}")
+            return
+        if result.configured is not None:
+            self.notify_events = list(result.configured)
+        failed = [f"{r.target} ({r.error})" for r in result.results if not r.sent]
+        if result.problem or failed:
+            self.note(f"{event} notification not sent: {result.problem or ', '.join(failed)}")
 
     def start_child(self, name: str, request: contract.Contract) -> Any:
         """Schedule a sub-orchestration (its own, bounded history) with an id derived from this run.

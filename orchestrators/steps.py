@@ -8,7 +8,7 @@ are in orchestrators/traffic.py, what becomes of the clusters in orchestrators/c
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from activities.inherit import wire_green
 from activities.verify import prepare_green_origins, verify_green
@@ -19,6 +19,8 @@ from orchestrators.waits import abort_now, check_abort, operation, pause, until_
 
 # A create refused before it began: the slot holds someone else's cluster, or blue is gone.
 REFUSED_CREATES = frozenset({"GreenSlotOccupied", "BlueNotFound"})
+# The approvers are reminded this long before the approval's deadline (when the wait is longer than that).
+APPROVAL_REMINDER = timedelta(hours=1)
 
 
 # ---- before the switch
@@ -131,13 +133,12 @@ def approval(run: Run, plan: contract.Plan, report: contract.VerificationReport)
     run.enter(contract.Phase.APPROVAL, f"waiting for approval until {iso(deadline)}")
     run.progress = contract.ApprovalWait(deadline=iso(deadline), passed=report.passed)
     run.publish()
-    timer = run.context.create_timer(deadline)
-    winner = yield from run.race(timer, APPROVAL_EVENT, ABORT_EVENT)
+    yield from run.notify("awaiting-approval", deadline=iso(deadline))
+    timed_out = yield from decision_or_deadline(run, deadline)
     # Decided: the status stops advertising the wait in this same episode, before the run acts on it.
     run.awaiting, run.deadline, run.progress = None, None, None
-    if winner is timer:
+    if timed_out:
         return contract.Decision(approved=False, by=None, comment="approval timed out", at=run.now_iso())
-    timer.cancel()
     if (abort := run.received(ABORT_EVENT, contract.AbortEvent)) is not None:
         abort_now(run, abort)
     event = run.received(APPROVAL_EVENT, contract.ApprovalEvent)
@@ -149,6 +150,30 @@ def approval(run: Run, plan: contract.Plan, report: contract.VerificationReport)
         )
     by = None if event.by == "unknown" else event.by
     return contract.Decision(approved=event.approved, by=by, comment=event.comment, at=run.now_iso(), event_id=event.id)
+
+
+def decision_or_deadline(run: Run, deadline: datetime) -> Step:
+    """Wait until an Approval or an Abort arrives (False) or the deadline passes (True).
+
+    A wait longer than APPROVAL_REMINDER first races a timer at deadline - APPROVAL_REMINDER, then sends the
+    approval-expiring notice and races the deadline's timer. One timer at a time, each cancelled once an
+    event has won; both times come from the deadline, so a replay makes the same ones.
+    """
+    remind_at = deadline - APPROVAL_REMINDER
+    if remind_at > run.now:
+        reminder = run.context.create_timer(remind_at)
+        winner = yield from run.race(reminder, APPROVAL_EVENT, ABORT_EVENT)
+        if winner is not reminder:
+            reminder.cancel()
+            return False
+        message = f"without a decision by {iso(deadline)} the run is rejected"
+        yield from run.notify("approval-expiring", message, deadline=iso(deadline))
+    timer = run.context.create_timer(deadline)
+    winner = yield from run.race(timer, APPROVAL_EVENT, ABORT_EVENT)
+    if winner is timer:
+        return True
+    timer.cancel()
+    return False
 
 
 def stopped_before_the_switch(run: Run, stopped: Aborted | StepFailed) -> tuple[contract.Outcome, str]:

@@ -113,6 +113,7 @@ def switch(run: Run, plan: contract.Plan) -> Step:
     """Traffic to green. Returns why it must go back (a failure, a rollback or abort meanwhile), or None."""
     run.abortable, run.can_roll_back = False, True
     run.enter(contract.Phase.SWITCH, f"routing traffic to {plan.green.name} (make-before-break)")
+    yield from run.notify("switch")  # a Rollback or an Abort meanwhile waits in its listener: route() sees it
     try:
         done = yield from route(run, plan, toward_green=True, interruptible=True)
     except StepFailed as failure:
@@ -169,6 +170,9 @@ def route_back(run: Run, plan: contract.Plan, why: TurnBack) -> Step:
     run.rollback = why.rollback
     run.enter(contract.Phase.ROLLBACK, f"routing back to {plan.blue.name}: {why.reason}")
     wait = float(ROUTE_BACK_FIRST_WAIT_SECONDS)
+    # A rollback's notice goes once traffic is back, or as soon as Front Door refuses: never before the first
+    # write, which a metrics rollback makes here (users first, then the channel).
+    notified = why.rollback is None
     while True:
         try:
             yield from route(run, plan, toward_green=False, interruptible=False)
@@ -178,6 +182,9 @@ def route_back(run: Run, plan: contract.Plan, why: TurnBack) -> Step:
             run.waiting_for = f"Front Door, to route back to blue ({failure.reason}); next try at {iso(retry_at)}"
             run.can_resolve_manually = True
             run.note(f"routing back failed ({failure.reason}); trying again in {wait / 60:.0f} min")
+            if not notified:
+                notified = True
+                yield from _notify_rollback(run, why, f"Front Door has not taken the route back yet: {run.waiting_for}")
             timer = run.timer(wait)
             winner = yield from run.race(timer, RESOLVE_EVENT)
             if winner is not timer:
@@ -190,4 +197,11 @@ def route_back(run: Run, plan: contract.Plan, why: TurnBack) -> Step:
             wait = min(wait * 2, ROUTE_BACK_MAX_WAIT_SECONDS)
     run.waiting_for, run.can_resolve_manually = None, False
     run.note(f"traffic is back on blue ({plan.blue.name})")
+    if not notified:
+        yield from _notify_rollback(run, why, f"traffic is back on {plan.blue.name}: {why.reason}")
     return None
+
+
+def _notify_rollback(run: Run, why: TurnBack, message: str) -> Step:
+    assert why.rollback is not None
+    yield from run.notify("rollback", message, trigger=why.rollback.trigger, reason=why.reason)

@@ -5,7 +5,7 @@ Each concern is one df.Blueprint; function_app.py registers them. Decisions live
 triggers/decisions.py (pure), durable-client bookkeeping in triggers/runs.py.
 """
 
-from triggers import actions, environments, http_api  # noqa: F401  (the operator API's routes register on http_bp)
+from triggers import actions, environments, http_api, ui  # noqa: F401  (the operator API's routes register on http_bp)
 from triggers.alerts import bp as alerts_bp
 from triggers.eventgrid import bp as eventgrid_bp
 from triggers.http_common import bp as http_bp

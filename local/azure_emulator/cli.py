@@ -1,4 +1,8 @@
-"""`python -m bluegreen emulator`: serve the emulated Azure until SIGINT/SIGTERM."""
+"""`python -m bluegreen emulator`: serve the emulated Azure until SIGINT/SIGTERM.
+
+`--state FILE`: start from the world saved there (AzureEmulator.snapshot(), as seed items), and save it there on
+exit, so a restart serves the same world.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import json
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 from local.azure_emulator.seed import SeedError, load_file
@@ -17,7 +22,10 @@ def run(args: argparse.Namespace) -> int:
     from local.azure_emulator.emulator import AzureEmulator
 
     resources: list[dict[str, Any]] = []
+    state = getattr(args, "state", None)
     try:
+        if state and Path(state).is_file():
+            resources += load_file(state)
         for path in getattr(args, "seed", None) or []:
             resources += load_file(path)
     except SeedError as exc:
@@ -38,5 +46,7 @@ def run(args: argparse.Namespace) -> int:
         while not stop.wait(0.5):
             pass
     finally:
+        if state:
+            Path(state).write_text(json.dumps(emulator.snapshot()), encoding="utf-8")
         emulator.stop()
     return 0

@@ -8,13 +8,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from local.azure_emulator import kube, workload_access
+from local.azure_emulator import gitrepos, kube, workload_access
 from local.azure_emulator.aks import Aks
 from local.azure_emulator.aks_actions import AksActions
 from local.azure_emulator.aks_profiles import AksProfiles
 from local.azure_emulator.alerts import Alerts
 from local.azure_emulator.arm_providers import ArmProviders
-from local.azure_emulator.arm_seed import ArmSeeder
+from local.azure_emulator.arm_seed import QUOTA_TYPE, RESOURCE_TYPE, ArmSeeder
 from local.azure_emulator.authorization import Authorization
 from local.azure_emulator.catalogue import Catalogue
 from local.azure_emulator.control import ControlApi
@@ -26,12 +26,13 @@ from local.azure_emulator.frontdoor_classic import FrontDoorClassic
 from local.azure_emulator.frontdoor_std import FrontDoorStd
 from local.azure_emulator.grant_targets import GrantTargets
 from local.azure_emulator.hooks import RequestHook
+from local.azure_emulator.identity_seed import PRINCIPAL_TYPE
 from local.azure_emulator.kconfig import view as extension_view
 from local.azure_emulator.kubectl_render import object_json
 from local.azure_emulator.managed_identity import ManagedIdentity
 from local.azure_emulator.metrics import Metrics
 from local.azure_emulator.ops_api import OperationsApi
-from local.azure_emulator.seed import Seeder
+from local.azure_emulator.seed import OBJECTS_TYPE, Seeder
 from local.azure_emulator.server import Dispatcher, HttpsServer
 from local.azure_emulator.timings import Timings
 from local.azure_emulator.traffic import Traffic
@@ -152,6 +153,70 @@ class AzureEmulator:
             bodies += self.world.directory.bodies()
             bodies += self.arm.views()
             return sorted((copy.deepcopy(b) for b in bodies), key=lambda b: str(b.get("id", "")).lower())
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """The world as seed items: seeding them into a new emulator rebuilds it (what `serve --state` keeps).
+
+        resources() plus what no ARM GET shows: each cluster's applied Kubernetes objects, git repositories, Key
+        Vault secrets (current versions), principals no resource owns, emulator/resource items and compute quotas.
+        Not kept: operations in flight (found finished), Front Door propagation in progress (found deployed),
+        metrics history, faults, hooks, alert rules and DNS bindings (bind_host again).
+        """
+        with self.world.lock:
+            items = self.resources()
+            world, directory = self.world, self.world.directory
+            for cluster in world.clusters.values():
+                applied = [o.manifest for o in cluster.kube.items.values() if o.owner is None]
+                applied.sort(key=lambda m: m.get("kind") != "Namespace")  # namespaces before what is in them
+                if applied:
+                    items.append({"type": OBJECTS_TYPE, "id": f"{cluster.id}/kubernetesObjects", "items": applied})
+            for repo in world.git.values():
+                refs = {
+                    what: {n: {"paths": p} for n, p in getattr(repo, what).items()} for what in ("branches", "tags")
+                }
+                items.append({"type": gitrepos.PSEUDO_TYPE, "url": repo.url, **refs, "private": repo.private})
+                items[-1]["credentials"] = dict(repo.credentials)
+            vaults = {b["name"].lower(): b["id"] for b in directory.resources.values() if "/vaults/" in b["id"].lower()}
+            for versions in world.secrets.values():
+                latest = versions[-1]
+                if latest.vault in vaults:
+                    items.append(
+                        {
+                            "id": f"{vaults[latest.vault]}/secrets/{latest.name}",
+                            "type": "Microsoft.KeyVault/vaults/secrets",
+                            "properties": {
+                                "value": latest.value,
+                                "contentType": latest.content_type,
+                                "tags": dict(latest.tags),
+                                "attributes": {"enabled": latest.enabled},
+                            },
+                        }
+                    )
+            owned = {i.principal_id.lower() for i in directory.identities.values()}
+            for principal in directory.principals.values():
+                if principal.until is None and principal.object_id not in owned:
+                    items.append(
+                        {
+                            "type": PRINCIPAL_TYPE,
+                            "id": principal.object_id,
+                            "principalType": principal.kind,
+                            "displayName": principal.name,
+                            "appId": principal.app_id,
+                        }
+                    )
+            items += [{**copy.deepcopy(b), "type": RESOURCE_TYPE} for b in world.arm.declared.values()]
+            for (sub, location), limits in world.arm.compute_limits.items():
+                other = world.arm.compute_other.get((sub, location), {})
+                items.append(
+                    {
+                        "type": QUOTA_TYPE,
+                        "subscription": sub,
+                        "location": location,
+                        "limits": limits,
+                        "otherUsage": other,
+                    }
+                )
+            return copy.deepcopy(items)
 
     # -- Kubernetes objects --------------------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from local.azure_emulator import AzureEmulator
 from local.clock import VirtualClock
 from local.functions_host import LocalHost
 from local.rehearsal.faults import FaultPlan
+from local.rehearsal.notifications import NotificationReceiver
 from local.rehearsal.pipeline import IDENTITY, KEY_SETTING, PipelineReceiver
 from local.rehearsal.report import live_cluster
 from local.rehearsal.world import (
@@ -119,6 +120,7 @@ class Rehearsal:
         self.emulator: AzureEmulator | None = None
         self.host: LocalHost | None = None
         self.pipeline = PipelineReceiver().start() if "pipeline" in bases else None
+        self.notifications = NotificationReceiver(now=self.clock.now).start()  # Teams, Slack and a signed webhook
         self.results: list[dict[str, Any]] = []  # each run's result, in order
         self.green = self.estate.green_name  # the cluster the run in progress creates (or reverts to)
         self._crash = threading.Event()
@@ -172,7 +174,11 @@ class Rehearsal:
                 "pipeline": {"url": self.pipeline.url, "secret": f"appsetting:{KEY_SETTING}", "callers": [IDENTITY]},
             }
             settings[KEY_SETTING] = self.pipeline.key
-        config.write_text(json.dumps(environment_config(self.estate, self.options.strategy, workloads=workloads)))
+        environments = environment_config(self.estate, self.options.strategy, workloads=workloads)
+        # Every rehearsal's environment notifies all three channels of local/rehearsal/notifications.py.
+        environments["environment"][0]["notifications"] = self.notifications.targets()
+        settings.update(self.notifications.app_settings())
+        config.write_text(json.dumps(environments))
         return settings
 
     def _start_host(self, settings: dict[str, str]) -> LocalHost:
@@ -391,6 +397,8 @@ class Rehearsal:
             for entry in timeline[self.observed.printed :]:
                 self.on_timeline(entry)
             self.observed.printed = max(self.observed.printed, len(timeline))
+            for received in self.notifications.take_new():  # after the entry of the moment it tells
+                self.on_timeline(received.entry())
 
     # ---- the run
 
@@ -427,6 +435,7 @@ class Rehearsal:
                 self.host.stop()
             if self.pipeline is not None:
                 self.pipeline.stop()
+            self.notifications.stop()
             azure_settings.use_sleep(None)
 
     def _run_one(self, settings: dict[str, str]) -> dict[str, Any]:

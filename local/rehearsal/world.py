@@ -26,7 +26,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bluegreen.arm_ids import ResourceId
 from local.azure_emulator import rbac_roles
@@ -35,6 +35,9 @@ from local.azure_emulator.directory import TENANT
 from local.azure_emulator.flux_reconcile import substitute
 from local.azure_emulator.flux_state import NAME_LABEL, NAMESPACE_LABEL
 from local.rehearsal.azure_wiring import blue_wiring
+
+if TYPE_CHECKING:
+    from bluegreen.config import Environment
 
 FIXTURES = Path(__file__).with_name("fixtures")
 DEFAULT_BLUE = FIXTURES / "blue-cluster.json"
@@ -97,6 +100,20 @@ class BadClusterFile(ValueError):
     pass
 
 
+@dataclass(frozen=True)
+class Layout:
+    """What an environments file names, where build_estate would derive it from blue's name: the environment,
+    green's cluster ("" when each run names it: `live_id`), the Front Door and its origin group, and each side's
+    origin (std: origin name; classic: backend address) and origin host name."""
+
+    environment: str
+    green_name: str
+    front_door_id: str
+    origin_group: str
+    origins: dict[str, str]
+    hosts: dict[str, str]
+
+
 def load_blue(path: str | Path | None) -> dict[str, Any]:
     file = Path(path) if path else DEFAULT_BLUE
     try:
@@ -128,21 +145,26 @@ def _environment_name(blue: str) -> str:
     return re.sub(r"[^a-z0-9-]", "-", base).strip("-")[:32] or "app"
 
 
-def build_estate(blue_body: dict[str, Any], front_door_kind: str) -> Estate:
+def build_estate(blue_body: dict[str, Any], front_door_kind: str, layout: Layout | None = None) -> Estate:
+    """The estate around a blue cluster; `layout` names what the rehearsal's defaults would (an environment's)."""
     blue = copy.deepcopy(blue_body)
     rid = ResourceId.parse(blue["id"])
-    env = _environment_name(rid.name)
-    green = _green_name(rid.name)
-    hosts = {"blue": f"blue.{env}.example", "green": f"green.{env}.example"}
+    env = layout.environment if layout else _environment_name(rid.name)
+    green = layout.green_name if layout else _green_name(rid.name)
+    hosts = dict(layout.hosts) if layout else {"blue": f"blue.{env}.example", "green": f"green.{env}.example"}
     sub, rg = rid.subscription, rid.resource_group
     if front_door_kind == "classic":
         fd_id = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Network/frontDoors/fd-{env}"
-        resources = [blue, _classic_front_door(fd_id, hosts)]
-        origins, group = dict(hosts), "web"
+        fd_id = layout.front_door_id if layout else fd_id
+        group = layout.origin_group if layout else "web"
+        resources = [blue, _classic_front_door(fd_id, hosts, group)]
+        origins = dict(hosts)
     else:
         fd_id = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Cdn/profiles/afd-{env}"
-        resources = [blue, *_standard_front_door(fd_id, hosts)]
-        origins, group = {"blue": "blue", "green": "green"}, "og-web"
+        fd_id = layout.front_door_id if layout else fd_id
+        group = layout.origin_group if layout else "og-web"
+        origins = dict(layout.origins) if layout else {"blue": "blue", "green": "green"}
+        resources = [blue, *_standard_front_door(fd_id, hosts, group, origins)]
     repo_url = f"https://github.com/contoso/{env}-gitops"
     grants = access(blue, env)
     resources += grants.resources
@@ -177,6 +199,62 @@ def build_estate(blue_body: dict[str, Any], front_door_kind: str) -> Estate:
         diagnostic_setting_ids=wiring.diagnostic_setting_ids,
         workspace_id=wiring.workspace_id,
     )
+
+
+def estate_for_environment(env: Environment, blue_body: dict[str, Any] | None = None) -> Estate:
+    """A configured environment's estate, as its file names it: the live cluster behind its own Front Door origin
+    group (the other origin disabled, its slot empty), with blue's application, grants and wiring as build_estate
+    makes them.
+
+    The live cluster is `blue_body` (a user's `az aks show -o json`), which must be one of the environment's
+    clusters (BadClusterFile otherwise), or the bundled cluster renamed into the environment's first slot.
+    """
+    fd, clusters = env.front_door, env.clusters
+    if clusters.names is not None:
+        slots = [
+            f"/subscriptions/{clusters.subscription}/resourceGroups/{clusters.resource_group}"
+            f"/providers/Microsoft.ContainerService/managedClusters/{name}"
+            for name in clusters.names
+        ]
+    else:
+        slots = [str(clusters.live_id)]
+    if blue_body is None:
+        blue, slot = _renamed(load_blue(None), slots[0]), 0
+    else:
+        given = str(blue_body.get("id", "")).lower()
+        slot = next((i for i, cluster_id in enumerate(slots) if cluster_id.lower() == given), -1)
+        if slot < 0:
+            raise BadClusterFile(
+                f"--blue-cluster: {blue_body.get('id')} is not a cluster of environment {env.name!r} "
+                f"(expected {' or '.join(slots)})"
+            )
+        blue = blue_body
+    green_slot = 1 - slot
+    green = ResourceId.parse(slots[green_slot]).name if len(slots) == 2 else ""
+    origins = {"blue": fd.origins[slot], "green": fd.origins[green_slot]}
+    if fd.kind == "classic":
+        hosts = dict(origins)  # a backend is its address
+    else:
+        hosts = {
+            side: f"{re.sub(r'[^a-z0-9-]', '-', name.lower())}.{env.name}.example" for side, name in origins.items()
+        }
+    layout = Layout(env.name, green, fd.id, fd.origin_group, origins, hosts)
+    return build_estate(blue, fd.kind, layout)
+
+
+def _renamed(body: dict[str, Any], cluster_id: str) -> dict[str, Any]:
+    """The bundled cluster as if it were `cluster_id`: its subscription, resource group and name replaced
+    everywhere they appear (its node resource group, identities, subnets, FQDN)."""
+    old, new = ResourceId.parse(body["id"]), ResourceId.parse(cluster_id)
+    text = json.dumps(body).replace(old.subscription, new.subscription)
+    for before, after in (
+        (f"/{old.resource_group}/", f"/{new.resource_group}/"),
+        (f"MC_{old.resource_group}_", f"MC_{new.resource_group}_"),
+    ):
+        text = text.replace(before, after)
+    renamed: dict[str, Any] = json.loads(text.replace(old.name, new.name))
+    renamed["id"] = cluster_id
+    return renamed
 
 
 @dataclass
@@ -377,8 +455,11 @@ def application(
     return [repository, extension, configuration, objects]
 
 
-def _standard_front_door(profile_id: str, hosts: dict[str, str]) -> list[dict[str, Any]]:
-    group_id = f"{profile_id}/originGroups/og-web"
+def _standard_front_door(
+    profile_id: str, hosts: dict[str, str], group_name: str = "og-web", names: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    group_id = f"{profile_id}/originGroups/{group_name}"
+    names = names or {side: side for side in hosts}
     profile = {
         "id": profile_id,
         "type": "Microsoft.Cdn/profiles",
@@ -390,7 +471,7 @@ def _standard_front_door(profile_id: str, hosts: dict[str, str]) -> list[dict[st
     group = {
         "id": group_id,
         "type": "Microsoft.Cdn/profiles/origingroups",
-        "name": "og-web",
+        "name": group_name,
         "properties": {
             "loadBalancingSettings": {
                 "sampleSize": 4,
@@ -407,9 +488,9 @@ def _standard_front_door(profile_id: str, hosts: dict[str, str]) -> list[dict[st
     }
     origins = [
         {
-            "id": f"{group_id}/origins/{side}",
+            "id": f"{group_id}/origins/{names[side]}",
             "type": "Microsoft.Cdn/profiles/origingroups/origins",
-            "name": side,
+            "name": names[side],
             "properties": {
                 "hostName": host,
                 "httpPort": 80,
@@ -426,7 +507,7 @@ def _standard_front_door(profile_id: str, hosts: dict[str, str]) -> list[dict[st
     return [profile, group, *origins]
 
 
-def _classic_front_door(fd_id: str, hosts: dict[str, str]) -> dict[str, Any]:
+def _classic_front_door(fd_id: str, hosts: dict[str, str], pool: str = "web") -> dict[str, Any]:
     name = fd_id.rsplit("/", 1)[-1]
     return {
         "id": fd_id,
@@ -459,8 +540,8 @@ def _classic_front_door(fd_id: str, hosts: dict[str, str]) -> dict[str, Any]:
             ],
             "backendPools": [
                 {
-                    "id": f"{fd_id}/backendPools/web",
-                    "name": "web",
+                    "id": f"{fd_id}/backendPools/{pool}",
+                    "name": pool,
                     "properties": {
                         "backends": [
                             {
@@ -489,7 +570,7 @@ def _classic_front_door(fd_id: str, hosts: dict[str, str]) -> dict[str, Any]:
                         "patternsToMatch": ["/*"],
                         "routeConfiguration": {
                             "@odata.type": "#Microsoft.Azure.FrontDoor.Models.FrontdoorForwardingConfiguration",
-                            "backendPool": {"id": f"{fd_id}/backendPools/web"},
+                            "backendPool": {"id": f"{fd_id}/backendPools/{pool}"},
                         },
                     },
                 }

@@ -21,7 +21,8 @@ Failures come in the two shapes the activities produce: a permanent Azure error 
 `WatchedRun` is the scripted harness with two additions the tests need: hooks that run right after an
 activity's result has reached its instance's inbox (an event raised there arrives *after* the result,
 before the next timer), and a record of every execution that ended Failed, so `UpgradeRun.run()` can
-assert that none did.
+assert that none did. Notices (`send_notifications`) are a side channel: FakeAzure records each in
+`notifications`, and the harness's `calls` lists the runbook's Azure calls only.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from typing import Any
 import pytest
 
 from bluegreen import contract, parity
-from bluegreen.config import DEFAULT_SYSTEM_NAMESPACES, Approval, Bake, SmokeProbe
+from bluegreen.config import DEFAULT_SYSTEM_NAMESPACES, NOTIFY_EVENTS, Approval, Bake, SmokeProbe
 from local.clock import VirtualClock
 from local.functions_host.scripted import ActivityCall, ScriptedRun
 
@@ -70,6 +71,7 @@ PIPELINE_KEY = "pipeline-hmac-key-7f3e9a"  # the value behind PIPELINE_SECRET: n
 PIPELINE_CALLER = "ci-bot@example.com"
 
 Kind = contract.OperationKind
+NOTIFY_ACTIVITY = "send_notifications"
 
 
 # ---- plans
@@ -334,6 +336,12 @@ class FakeAzure:
     released: list[contract.ReleaseRetained] = field(default_factory=list)
     # verify: green against blue, reported whenever the verification names blue (`blue_id`)
     parity: contract.ParityReport = field(default_factory=lambda: contract.ParityReport(compared=12))
+    # notifications: every notice delivered, the events the environment has targets for, its targets
+    # (kind#n), and those that answer 500
+    notifications: list[contract.Notice] = field(default_factory=list)
+    notify_events: list[str] = field(default_factory=lambda: list(NOTIFY_EVENTS))
+    notify_targets: tuple[str, ...] = ("teams#1", "webhook#2")
+    failing_targets: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.front_door = FrontDoor(self.clock)
@@ -630,6 +638,19 @@ class FakeAzure:
             status=202, callback_url=f"https://func-nod.example.net/api/upgrades/{notice.run_id}/green-ready"
         )
 
+    def send_notifications(self, payload: Any) -> contract.NotifyResult:
+        """Every target takes every configured event; a failing one answers 500 (the activity never raises)."""
+        notice = contract.Notice.model_validate(payload)
+        results = []
+        if notice.event in self.notify_events:
+            self.notifications.append(notice)
+            for name in self.notify_targets:
+                kind = name.split("#")[0]
+                ok = name not in self.failing_targets
+                result = contract.TargetResult(target=name, kind=kind, sent=ok, status=202 if ok else 500)
+                results.append(result if ok else result.model_copy(update={"error": "HTTP 500"}))
+        return contract.NotifyResult(event=notice.event, results=results, configured=self.notify_events)
+
     def measure_error_rate(self, payload: Any) -> contract.ErrorRate:
         if not any(origins[GREEN_ORIGIN] for origins in self.front_door.enabled.values()):
             # A rollback moved traffic away: too little to judge, and the watch learns green is out.
@@ -675,6 +696,11 @@ class WatchedRun(ScriptedRun):
     def _run_activity(self, iid: str, task_id: int, name: str, input_text: str | None, token: str | None) -> None:
         ran = len(self.calls)
         super()._run_activity(iid, task_id, name, input_text, token)
+        if name == NOTIFY_ACTIVITY and len(self.calls) > ran:
+            # Notices are a side channel, never a step of the runbook: `calls` stays the runbook's Azure calls
+            # (the tests of its order need not list them); FakeAzure.notifications records each notice.
+            self.calls.pop()
+            return
         if len(self.calls) > ran:  # its result is in the inbox now (or dropped, if its execution ended)
             for hook in list(self.after_activity):
                 hook(self.calls[-1])

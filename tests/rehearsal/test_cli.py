@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+from bluegreen.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests" / "fixtures" / "arm" / "managed-cluster-blue.json"
@@ -130,3 +133,50 @@ def test_bad_blue_cluster_file_is_a_clear_error(tmp_path):
     )
     assert done.returncode == 2
     assert "--blue-cluster" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_configured_environment_is_rehearsed_with_its_own_front_door_and_settings(tmp_path, capsys, monkeypatch):
+    blue = _az_aks_show(json.loads(FIXTURE.read_text()))
+    blue_file, config = tmp_path / "blue.json", tmp_path / "environments.toml"
+    blue_file.write_text(json.dumps(blue))
+    sub = blue["id"].split("/")[2]
+    config.write_text(
+        f"""
+[[environment]]
+name = "shop"
+strategy = "create-at-target"
+
+[environment.clusters]
+subscription = "{sub}"
+resource_group = "rg-shop-prod"
+names = ["aks-shop-blue", "aks-shop-green"]
+
+[environment.front_door]
+kind = "classic"
+id = "/subscriptions/{sub}/resourceGroups/rg-shop-prod/providers/Microsoft.Network/frontDoors/fd-shop"
+origin_group = "shop-pool"
+origins = ["blue.shop.example", "green.shop.example"]
+
+[environment.approval]
+approvers = ["ops@example.com"]
+"""
+    )
+    monkeypatch.chdir(ROOT)  # in this process: a rehearsal's few seconds without a new interpreter's imports
+    argv = ["simulate", "--json", "--config", str(config), "--environment", "shop", "--blue-cluster", str(blue_file)]
+    settings = dict(os.environ)  # the host puts the app's settings in os.environ, as Azure would
+    try:
+        code = main([*argv, "--target-version", "v1.33", "--fail-on-outcome", "failed,completed"])
+    finally:
+        os.environ.clear()
+        os.environ.update(settings)
+    out, err = capsys.readouterr()
+    assert code == 1, err[-2000:]  # completed, which --fail-on-outcome names
+    assert "the run ended completed (--fail-on-outcome)" in err
+    report = json.loads(out)
+    assert report["outcome"] == "completed", report["reason"]
+    assert report["live"] == {"cluster": "aks-shop-green", "version": "1.33.6"}
+    details = "\n".join(entry["detail"] for entry in report["timeline"])
+    assert report["upgrade_path"] == ["1.33.6"] and "(create-at-target)" in details  # the environment's strategy
+    assert "origin green.shop.example enabled in shop-pool" in details  # its classic Front Door's backend pool
+    assert "approved by rehearsal-approver@example.com" in details  # added to the environment's approvers
+    assert report["resources"]["front_door"].endswith("/Microsoft.Network/frontDoors/fd-shop")

@@ -112,6 +112,9 @@ ENDPOINTS = [
     ("GET", "environments"),
     ("GET", "environments/nod-prod"),
     ("POST", "environments/nod-prod/revert"),
+    ("GET", "ui"),
+    ("GET", "ui/runs/nod-prod-7"),
+    ("GET", "ui/runs/nod-prod-7/timeline"),
 ]
 
 

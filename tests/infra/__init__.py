@@ -1,0 +1,1 @@
+"""Offline checks of the azd template (azure.yaml, infra/)."""
