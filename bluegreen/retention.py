@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bluegreen.arm_ids import ResourceId
 from bluegreen.azure import AzureClients
 from bluegreen.clusters import (
     ENVIRONMENT_TAG,
@@ -29,7 +28,7 @@ from bluegreen.config import Environment
 from bluegreen.contract import MarkRetained, ReleaseRetained, RetainedCluster, Retention, SweepResult, Unwired
 from bluegreen.errors import BlueGreenError, PermanentError
 from bluegreen.inheritance import Federations, Grants
-from bluegreen.slots import live_cluster_id
+from bluegreen.slots import live_cluster_id, retained_in
 from bluegreen.wiring import Wiring, records_of
 
 
@@ -43,16 +42,6 @@ def parse_iso(value: str) -> datetime:
 
 def expired(retained: RetainedCluster, now: datetime) -> bool:
     return parse_iso(retained.retained_until) <= now
-
-
-def cluster_groups(env: Environment) -> tuple[str, str]:
-    """The subscription and resource group an environment's clusters live in."""
-    c = env.clusters
-    if c.names is not None:
-        assert c.subscription and c.resource_group  # guaranteed by the config model
-        return c.subscription, c.resource_group
-    live = ResourceId.parse(str(c.live_id))
-    return live.subscription, live.resource_group
 
 
 def mark(clients: AzureClients, request: MarkRetained) -> Retention:
@@ -128,13 +117,8 @@ class Sweep:
         self.clients = clients
         self.clusters = Clusters(clients)
 
-    def retained_in(self, env: Environment) -> list[RetainedCluster]:
-        subscription, group = cluster_groups(env)
-        found = (retained_of(body, env.name) for body in self.clusters.list_in_group(subscription, group))
-        return sorted((r for r in found if r is not None), key=lambda r: r.retained_until)
-
     def slots(self, env: Environment) -> Slots:
-        return Slots(live_id=live_cluster_id(self.clients, env), retained=self.retained_in(env))
+        return Slots(live_id=live_cluster_id(self.clients, env), retained=retained_in(self.clusters, env))
 
     def run(self, environments: Iterable[Environment], now: datetime, skip: Iterable[str] = ()) -> SweepResult:
         skipped_envs = {s.lower() for s in skip}

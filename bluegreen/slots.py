@@ -56,6 +56,23 @@ def live_cluster_id(clients: AzureClients, env: Environment) -> str:
     return slot_cluster_id(env, live_slot(traffic, env.front_door.origins), Clusters(clients))
 
 
+def cluster_groups(env: Environment) -> tuple[str, str]:
+    """The subscription and resource group an environment's clusters live in."""
+    c = env.clusters
+    if c.names is not None:
+        assert c.subscription and c.resource_group  # guaranteed by the config model
+        return c.subscription, c.resource_group
+    live = ResourceId.parse(str(c.live_id))
+    return live.subscription, live.resource_group
+
+
+def retained_in(clusters: Clusters, env: Environment) -> list[RetainedCluster]:
+    """Every cluster whose tags say `env` retained it, soonest deletion first."""
+    subscription, group = cluster_groups(env)
+    found = (retained_of(body, env.name) for body in clusters.list_in_group(subscription, group))
+    return sorted((r for r in found if r is not None), key=lambda r: r.retained_until)
+
+
 def remove_command(cluster_id: str) -> str:
     rid = ResourceId.parse(cluster_id)
     return f"az aks delete --subscription {rid.subscription} --resource-group {rid.resource_group} --name {rid.name}"
@@ -170,10 +187,5 @@ def environment_slots(clients: AzureClients, env: Environment) -> EnvironmentSlo
         detail="serves users" if blue is not None else "the live cluster does not exist",
     )
     idle = idle_slot(env, clusters, 1 - live, blue_id, slot_cluster_id(env, 1 - live, clusters))
-    rid = ResourceId.parse(blue_id)
-    found = (retained_of(b, env.name) for b in clusters.list_in_group(rid.subscription, rid.resource_group))
-    retained = sorted(
-        (r for r in found if r is not None and r.cluster_id.lower() != blue_id.lower()),
-        key=lambda r: r.retained_until,
-    )
+    retained = [r for r in retained_in(clusters, env) if r.cluster_id.lower() != blue_id.lower()]
     return EnvironmentSlots(live=live_state, idle=idle.state(), retained=retained)

@@ -89,6 +89,7 @@ def settle(
     done: str | None = None,
     *,
     retain_as: contract.RetiredAs | None = None,
+    retained_until: str | None = None,
     only_if_retired_by: str | None = None,
 ) -> Step:
     """Keep, stop or delete one cluster, retrying until it is done or patience runs out; record what stays.
@@ -98,7 +99,7 @@ def settle(
     tagged as retained (bluegreen/retention.py); `only_if_retired_by` acts only on a cluster that run retained.
     """
     name = ResourceId.parse(cluster_id).name
-    until = None
+    until = retained_until  # a cluster already retained keeps its own end (a revert that did not complete)
     if retain_as is not None and mode in ("keep", "stop"):
         until = yield from mark(run, plan, cluster_id, role, retain_as)
     retention = f"; retained until {until}" if until else ""
@@ -242,15 +243,18 @@ def restore_retained(run: Run, plan: contract.Plan) -> Step:
     target = plan.revert_to
     if target is None:
         return
-    why = f"back as it was: retained until {target.retained_until} ({target.retired_as} by {target.retired_by})"
+    why = f"back as it was ({target.retired_as} by {target.retired_by})"
     if target.power_state == "Stopped":
-        yield from settle(run, plan, target.cluster_id, "green", "stop", why, only_if_retired_by=target.retired_by)
-        run.left_behind = [
-            lb.model_copy(update={"retained_until": target.retained_until})
-            if lb.cluster_id == target.cluster_id
-            else lb
-            for lb in run.left_behind
-        ]
+        yield from settle(
+            run,
+            plan,
+            target.cluster_id,
+            "green",
+            "stop",
+            why,
+            retained_until=target.retained_until,
+            only_if_retired_by=target.retired_by,
+        )
         return
     leave(run, target.cluster_id, "green", "running", why, target.retained_until)
-    run.note(f"{target.name} left running: {why}")
+    run.note(f"{target.name} left running: {why}; retained until {target.retained_until}")
