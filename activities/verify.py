@@ -63,12 +63,15 @@ def verify_green(request: contract.VerifyInput) -> contract.VerificationReport:
         if (origin := provider.read(pair.group).origin(pair.green)) is not None
     }
     smoke = None
-    first = origins.get(request.traffic.groups[0].group)
-    if request.smoke.enabled and first is not None and first.host:
-        url, verify_tls = verification.probe_target(
-            first.host, request.smoke.path, request.smoke.scheme, client.settings
-        )
-        smoke = verification.smoke_probe(url, request.smoke.expected_status, request.smoke.timeout_seconds, verify_tls)
+    if request.smoke.enabled:
+        # Every group's green host (each may be another application): the first that fails is the verdict.
+        for host in dict.fromkeys(o.host for o in origins.values() if o.host):
+            url, verify_tls = verification.probe_target(host, request.smoke.path, request.smoke.scheme, client.settings)
+            smoke = verification.smoke_probe(
+                url, request.smoke.expected_status, request.smoke.timeout_seconds, verify_tls
+            )
+            if not smoke.ok:
+                break
     report = contract.VerificationReport(
         cluster=summary, nodes=nodes, deployments=deployments, parity=report_parity, origins=origins, smoke=smoke
     )

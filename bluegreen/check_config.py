@@ -77,10 +77,10 @@ def describe(env: Environment) -> str:
     approval = env.approval.mode + (", four-eyes" if env.approval.mode == "manual" and env.approval.four_eyes else "")
     if env.approval.approvers:
         approval += f", approvers {', '.join(env.approval.approvers)}"
-    return (
-        f"{env.name}: {where}; Front Door {fd.kind} {fd.id.rsplit('/', 1)[-1]}/{fd.origin_group} "
-        f"(origins {', '.join(fd.origins)}); {env.strategy}; approval {approval}; retire {env.retire.mode}"
-    )
+    what = "origin group" if fd.kind == "standard" else "backend pool"
+    groups = "; ".join(f"{g.origin_group} (origins {', '.join(g.origins)})" for g in fd.groups)
+    front_door = f"Front Door {fd.kind} {fd.id.rsplit('/', 1)[-1]}, {what}{'s' if len(fd.groups) > 1 else ''} {groups}"
+    return f"{env.name}: {where}; {front_door}; {env.strategy}; approval {approval}; retire {env.retire.mode}"
 
 
 def run(args: argparse.Namespace) -> int:

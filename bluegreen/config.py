@@ -8,6 +8,7 @@ cluster. Blue and green are roles in a run (live and new), never slot names.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -126,12 +127,44 @@ class Clusters(_Model):
         return self.resource_group or ResourceId.parse(str(self.live_id)).resource_group
 
 
-class FrontDoor(_Model):
-    kind: Literal["standard", "classic"] = "standard"
-    id: Annotated[str, Field(description="profile id (standard) or front door id (classic)")]
-    origin_group: str = Field(description="origin group (standard) or backend pool (classic)")
+class OriginGroup(_Model):
+    """One origin group (standard) or backend pool (classic) and its two origins, paired with the clusters."""
+
+    origin_group: str = Field(min_length=1, description="origin group (standard) or backend pool (classic)")
     origins: list[str] = Field(
         description="the two origin names (standard) or backend addresses (classic); origins[i] serves names[i]"
+    )
+
+    @model_validator(mode="after")
+    def _pair(self) -> OriginGroup:
+        _check_pair(self.origins)
+        return self
+
+
+def _check_pair(origins: list[str]) -> None:
+    if len(origins) != 2:
+        raise ValueError("`origins` needs exactly two origins, one per cluster")
+    if origins[0].lower() == origins[1].lower():
+        raise ValueError("the two `origins` must differ")
+
+
+class FrontDoor(_Model):
+    """Where the environment's traffic is switched: one origin group (`origin_group` + `origins`), or several
+    (`[[groups]]`, e.g. one per application or host name the clusters serve), all switched together.
+
+    After validation `groups` lists every group and `origin_group`/`origins` are the first group's: the first
+    group's origins name the slots (a retained cluster's tag, the environment's status).
+    """
+
+    kind: Literal["standard", "classic"] = "standard"
+    id: Annotated[str, Field(description="profile id (standard) or front door id (classic)")]
+    origin_group: str = Field("", description="origin group (standard) or backend pool (classic); or `groups`")
+    origins: list[str] = Field(
+        default_factory=list,
+        description="the two origin names (standard) or backend addresses (classic); origins[i] serves names[i]",
+    )
+    groups: list[OriginGroup] = Field(
+        default_factory=list, description="several origin groups (backend pools), each with its two origins"
     )
     green_address: Literal["fixed", "discover"] = "fixed"
 
@@ -139,14 +172,52 @@ class FrontDoor(_Model):
 
     @model_validator(mode="after")
     def _check(self) -> FrontDoor:
-        if len(self.origins) != 2:
-            raise ValueError("`origins` needs exactly two origins, one per cluster")
-        if self.origins[0].lower() == self.origins[1].lower():
-            raise ValueError("the two `origins` must differ")
+        given = self.model_fields_set
+        single = {"origin_group", "origins"} & given
+        if single and "groups" in given:
+            raise ValueError(
+                "give either `origin_group` + `origins` (one origin group) or `groups` (several), not both"
+            )
+        if "groups" in given:
+            if not self.groups:
+                raise ValueError("`groups` needs at least one origin group")
+            groups = self.groups
+        else:
+            if single != {"origin_group", "origins"} or not self.origin_group:
+                missing = " and ".join(f"`{f}`" for f in ("origin_group", "origins") if f not in single)
+                raise ValueError(
+                    f"missing {missing or '`origin_group`'}: give `origin_group` + `origins` (one origin group) "
+                    "or `[[groups]]` with `origin_group` + `origins` each"
+                )
+            _check_pair(self.origins)
+            groups = [OriginGroup(origin_group=self.origin_group, origins=list(self.origins))]
+        names = [g.origin_group.lower() for g in groups]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"`groups` names {', '.join(repeated)} more than once (names are case-insensitive)")
+        if self.kind == "classic":
+            _one_slot_per_address(groups)
         expected = "microsoft.cdn/profiles" if self.kind == "standard" else "microsoft.network/frontdoors"
         if ResourceId.parse(self.id).type.lower() != expected:
             raise ValueError(f"a {self.kind} Front Door id must be a {expected} resource id")
+        # Frozen: the normalised form is set in place (model_fields_set still says which form the file used).
+        object.__setattr__(self, "groups", list(groups))
+        object.__setattr__(self, "origin_group", groups[0].origin_group)
+        object.__setattr__(self, "origins", list(groups[0].origins))
         return self
+
+
+def _one_slot_per_address(groups: list[OriginGroup]) -> None:
+    """A classic backend is an address: in two pools it is in front of the same cluster, so in the same slot."""
+    slot_of: dict[str, tuple[int, str]] = {}
+    for group in groups:
+        for slot, address in enumerate(group.origins):
+            seen = slot_of.setdefault(address.lower(), (slot, group.origin_group))
+            if seen[0] != slot:
+                raise ValueError(
+                    f"backend {address} is origins[{seen[0]}] of pool {seen[1]} but origins[{slot}] of pool "
+                    f"{group.origin_group}: an address serves one cluster, so it must be in the same position"
+                )
 
 
 class SmokeProbe(_Model):
@@ -203,10 +274,62 @@ class Retire(_Model):
     )
 
 
+class Analysis(_Model):
+    """How a gradual step judges green against blue over the step, from the metrics Front Door publishes."""
+
+    interval_minutes: int = Field(1, ge=1, le=60, description="how often the step's metrics are read")
+    max_error_rate: float = Field(0.05, gt=0, le=1, description="green's 5xx share above this fails the step")
+    max_error_rate_increase: float = Field(
+        0.02, ge=0, le=1, description="green's 5xx share more than this above blue's (same step) fails the step"
+    )
+    max_latency_ms: float | None = Field(
+        None, gt=0, description="green's mean origin latency above this fails the step (off when unset)"
+    )
+    max_latency_ratio: float | None = Field(
+        None, ge=1, description="green's mean origin latency above blue's times this fails the step (off when unset)"
+    )
+    min_requests: int = Field(
+        100, ge=1, description="green needs this many requests in a step (or an interval) for it to decide"
+    )
+
+
+class Convergence(_Model):
+    """After each traffic change: wait until the observed share of requests matches what was set."""
+
+    enabled: bool = True
+    tolerance: float = Field(0.05, gt=0, lt=0.5, description="how far the observed green share may be from intended")
+    timeout_minutes: int = Field(
+        30, ge=1, le=24 * 60, description="after this the run goes on and reports the edge as not converged"
+    )
+    min_requests: int = Field(20, ge=1, description="a minute with fewer requests in a group tells nothing")
+
+
 class Switch(_Model):
     timeout_minutes: int = Field(
         30, ge=1, le=24 * 60, description="how long Front Door may take to report a traffic change deployed"
     )
+    mode: Literal["all-at-once", "gradual"] = Field(
+        "all-at-once", description="gradual: origin weights in `steps`, each analysed before the next"
+    )
+    steps: list[int] = Field(
+        default_factory=lambda: [10, 50, 100], description="percent of requests on green at each step; ends at 100"
+    )
+    step_minutes: int = Field(10, ge=1, le=24 * 60, description="how long each step below 100% is analysed")
+    analysis: Analysis = Analysis()
+    convergence: Convergence = Convergence()
+
+    @model_validator(mode="after")
+    def _steps(self) -> Switch:
+        steps = self.steps
+        if not steps or steps[-1] != 100:
+            raise ValueError("`steps` must end at 100")
+        if any(not 1 <= s <= 100 for s in steps):
+            raise ValueError("`steps` are percents between 1 and 100")
+        if any(b <= a for a, b in itertools.pairwise(steps)):
+            raise ValueError("`steps` must increase")
+        if self.analysis.interval_minutes > self.step_minutes:
+            raise ValueError("`analysis.interval_minutes` cannot exceed `step_minutes`")
+        return self
 
 
 class Pipeline(_Model):

@@ -18,7 +18,7 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from bluegreen.config import Approval, Bake, NotifyEvent, SmokeProbe
+from bluegreen.config import Analysis, Approval, Bake, NotifyEvent, SmokeProbe, Switch
 
 # ---- enums
 
@@ -55,6 +55,7 @@ class RollbackTrigger(StrEnum):
     ALERT = "alert"
     MANUAL = "manual"
     METRICS = "metrics"
+    ANALYSIS = "analysis"  # a gradual step's analysis found green worse than blue
 
 
 class Awaiting(StrEnum):
@@ -202,6 +203,8 @@ class TrafficPlan(Contract):
     front_door_id: str  # Standard/Premium: the profile; classic: the front door
     groups: list[OriginPair] = Field(min_length=1)
     green_address: GreenAddress = "fixed"
+    # gradual: both origins take traffic by weight during the switch, so a rollback door also shifts weights
+    mode: Literal["all-at-once", "gradual"] = "all-at-once"
 
 
 class WorkloadsPlan(Contract):
@@ -304,6 +307,7 @@ class RunSettings(Contract):
     keep_failed_green: bool
     switch_timeout_minutes: int
     workloads: WorkloadsPlan
+    switch: Switch = Switch()  # mode, gradual steps, their analysis, edge convergence
 
 
 class Plan(Contract):
@@ -633,8 +637,8 @@ class OriginState(Contract):
     key: str  # Standard/Premium: the origin's name; classic: the backend's address
     host: str
     enabled: bool
-    priority: int | None = None
-    weight: int | None = None
+    priority: int | None = None  # None: never set (Front Door then routes as if 1)
+    weight: int | None = None  # None: never set (Front Door then routes as if 50)
     deployed: bool  # Front Door reports this origin's last change deployed
 
 
@@ -667,6 +671,86 @@ class OriginChange(Contract):
 
 class OriginChanged(Contract):
     changed: bool
+
+
+class OriginSettings(Contract):
+    """What one origin should have; a None field is left as it is."""
+
+    enabled: bool | None = None
+    weight: int | None = Field(None, ge=1, le=1000)
+    priority: int | None = Field(None, ge=1, le=5)
+
+
+class WeightChange(Contract):
+    """Input of `set_origin_weights`: one group's origins, in the order given (Standard: a PATCH each)."""
+
+    traffic: TrafficPlan
+    group: str
+    origins: list[tuple[str, OriginSettings]]  # (origin key, settings), written in this order
+
+
+class ShareRead(Contract):
+    """Input of `measure_traffic_share`: requests per origin over the window ending at `end`."""
+
+    traffic: TrafficPlan
+    end: datetime
+    window_minutes: int = 1
+
+
+class GroupShare(Contract):
+    group: str
+    blue_requests: int
+    green_requests: int
+
+    @property
+    def requests(self) -> int:
+        return self.blue_requests + self.green_requests
+
+    @property
+    def green_share(self) -> float | None:
+        return self.green_requests / self.requests if self.requests else None
+
+
+class TrafficShares(Contract):
+    groups: list[GroupShare]
+
+
+class ConvergenceWait(Contract):
+    """Input of the `edge_convergence` sub-orchestration: watch the requests until they follow the change."""
+
+    traffic: TrafficPlan
+    green_share: float = Field(ge=0, le=1)  # what the change intends, in every group
+    tolerance: float
+    min_requests: int
+    changed_at: datetime  # when the change was written (the minutes are counted from it)
+    deadline: datetime
+    polls: int = 0
+
+
+class ConvergenceResult(Contract):
+    converged: bool
+    minutes: float  # from the change to the measurement that matched (or the deadline)
+    shares: list[GroupShare] = []  # the last measurement, per group
+    polls: int = 0
+
+    @property
+    def observed(self) -> float | None:
+        """Green's share over every group in the last measurement."""
+        blue = sum(g.blue_requests for g in self.shares)
+        green = sum(g.green_requests for g in self.shares)
+        return green / (blue + green) if blue + green else None
+
+
+class TrafficMove(Contract):
+    """One traffic change, and when the edge really carried it (edge convergence)."""
+
+    at: str  # when the change was written
+    toward: Literal["green", "blue"]
+    intended_green: float  # share of requests meant for green, 0..1
+    observed_green: float | None  # the share measured last
+    converged: bool
+    minutes: float | None  # from the change until the observed share matched (None: it never did)
+    detail: str
 
 
 class DeploymentWait(Contract):
@@ -819,6 +903,81 @@ class BakeResult(Contract):
     detail: str
 
 
+# ---- gradual shift: each step analysed, green against blue
+
+
+class SideMetrics(Contract):
+    """What Front Door measured for one role's origins (every group) over a window."""
+
+    requests: int = 0
+    errors: int = 0
+    latency_ms: float | None = None  # mean origin latency, when asked for and measured
+
+    @property
+    def rate(self) -> float:
+        return self.errors / self.requests if self.requests else 0.0
+
+    def __add__(self, other: SideMetrics) -> SideMetrics:
+        requests = self.requests + other.requests
+        latency = _weighted_latency(self, other)
+        return SideMetrics(requests=requests, errors=self.errors + other.errors, latency_ms=latency)
+
+
+def _weighted_latency(a: SideMetrics, b: SideMetrics) -> float | None:
+    measured = [(m.latency_ms, m.requests) for m in (a, b) if m.latency_ms is not None]
+    if not measured:
+        return None
+    weight = sum(max(n, 1) for _, n in measured)
+    return round(sum(lat * max(n, 1) for lat, n in measured) / weight, 3)
+
+
+class ComparisonRead(Contract):
+    """Input of `measure_comparison`: green's and blue's origins over the window ending at `end`."""
+
+    traffic: TrafficPlan
+    end: datetime
+    window_minutes: int
+    latency: bool = False
+
+
+class Comparison(Contract):
+    green: SideMetrics
+    blue: SideMetrics
+    green_enabled: bool = True  # False once green's origins no longer take traffic (a rollback moved it)
+
+
+class StepAnalysis(Contract):
+    """Input of the `step_analysis` sub-orchestration: one gradual step, watched for `step_minutes`."""
+
+    traffic: TrafficPlan
+    percent: int
+    steps: list[int] = []  # every step of the switch, for the status
+    step_minutes: int
+    analysis: Analysis
+    elapsed_minutes: int = 0  # carried over when it continues as new
+    green: SideMetrics = SideMetrics()  # the step's totals so far
+    blue: SideMetrics = SideMetrics()
+
+
+class StepProgress(Contract):
+    """The custom status of a gradual switch: the step and its numbers so far."""
+
+    percent: int
+    steps: list[int]
+    elapsed_minutes: int = 0
+    green: SideMetrics = SideMetrics()
+    blue: SideMetrics = SideMetrics()
+
+
+class StepResult(Contract):
+    verdict: Literal["pass", "fail", "stopped"]  # stopped: green no longer takes traffic
+    percent: int
+    elapsed_minutes: int
+    green: SideMetrics
+    blue: SideMetrics
+    detail: str
+
+
 # ---- events raised on a run (payloads; the host may deliver them as JSON text)
 
 
@@ -879,6 +1038,9 @@ class RollbackRecord(Contract):
     detail: str
     by: str | None = None
     event_id: str | None = None
+    # From the rollback to the measurement that saw blue carry the traffic again (edge convergence).
+    blue_back_after_minutes: float | None = None
+    blue_share: float | None = None  # blue's share of requests at that measurement
 
 
 class LeftBehind(Contract):
@@ -938,10 +1100,11 @@ class RunStatus(Contract):
     started_by: str | None = None
     resources: RunResources | None = None
     traffic: TrafficPlan | None = None  # what a rollback door must enable: blue's origins
-    progress: UpgradeProgress | ApprovalWait | PopulateProgress | BakeProgress | None = None
+    progress: UpgradeProgress | ApprovalWait | PopulateProgress | StepProgress | BakeProgress | None = None
     verification: VerificationReport | None = None
     approval: Decision | None = None
     rollback: RollbackRecord | None = None
+    traffic_moves: list[TrafficMove] = []  # each traffic change and when the edge carried it
     timeline: list[TimelineEntry] = []
 
 
@@ -967,6 +1130,7 @@ class RunOutput(Contract):
     green: ClusterVersion | None = None  # the new cluster, if one was created
     left_behind: list[LeftBehind] = []  # every cluster of the run still there at the end, and why
     inherited: list[Inherited] = []  # what the run created for green (grants, credentials, wiring), by id
+    traffic_moves: list[TrafficMove] = []  # each traffic change and when the edge carried it
 
 
 # ---- notifications: one notice per moment of a run, to every target the environment configures for it

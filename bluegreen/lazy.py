@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         contract,
         decisions,
         errors,
+        gradual,
         green,
         inheritance,
         metrics,
@@ -65,6 +66,7 @@ else:
     contract = lazy_import("bluegreen.contract")
     decisions = lazy_import("bluegreen.decisions")
     errors = lazy_import("bluegreen.errors")
+    gradual = lazy_import("bluegreen.gradual")
     green = lazy_import("bluegreen.green")
     inheritance = lazy_import("bluegreen.inheritance")
     metrics = lazy_import("bluegreen.metrics")
@@ -88,6 +90,7 @@ __all__ = [
     "contract",
     "decisions",
     "errors",
+    "gradual",
     "green",
     "inheritance",
     "lazy_import",

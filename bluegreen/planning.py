@@ -36,9 +36,8 @@ from bluegreen.contract import (
 from bluegreen.errors import PermanentError
 from bluegreen.green import define
 from bluegreen.inheritance import Federations, Grants, role_label
-from bluegreen.prechecks import Capacity
-from bluegreen.routing import live_slot
-from bluegreen.slots import IdleSlot, front_door_ref, idle_slot, live_cluster_id, slot_cluster_id
+from bluegreen.prechecks import Capacity, traffic_weight_checks
+from bluegreen.slots import IdleSlot, front_door_ref, idle_slot, live_cluster_id, live_slot_of, slot_cluster_id
 from bluegreen.traffic import FrontDoorRef, provider_for
 from bluegreen.versions import Catalogue, Version, choose_target, plan_versions
 from bluegreen.wiring import Wiring
@@ -128,12 +127,16 @@ class LiveSide:
         return 1 - self.live
 
     def traffic_plan(self, env: Environment) -> TrafficPlan:
-        origins = env.front_door.origins
+        """One pair per origin group, in the configuration's order: blue's origin is the live slot's in each."""
         return TrafficPlan(
             kind=self.ref.kind,
             front_door_id=self.ref.resource_id,
-            groups=[OriginPair(group=self.ref.group, blue=origins[self.live], green=origins[self.idle])],
+            groups=[
+                OriginPair(group=g.origin_group, blue=g.origins[self.live], green=g.origins[self.idle])
+                for g in env.front_door.groups
+            ],
             green_address=env.front_door.green_address,
+            mode=env.switch.mode,
         )
 
     def live_cluster(self) -> LiveCluster:
@@ -145,8 +148,7 @@ class LiveSide:
 
 def read_live_side(clients: AzureClients, env: Environment, clusters: Clusters) -> LiveSide:
     ref = front_door_ref(env)
-    traffic = provider_for(clients, ref.kind, ref.resource_id).read(ref.group)
-    live = live_slot(traffic, env.front_door.origins)
+    live = live_slot_of(clients, env)  # every origin group, in agreement
     blue_id = slot_cluster_id(env, live, clusters)
     blue_body = clusters.get(blue_id)
     if blue_body is None:
@@ -190,11 +192,12 @@ def preview_run(clients: AzureClients, env: Environment, request: ResolveInput) 
     wiring = [t.item for t in Wiring(clients).of_cluster(blue_id, str(blue.name), green_name, urls=False)]
     capacity = Capacity(clients)
     location = str(blue.location or "")
+    traffic = side.traffic_plan(env)
     checks = [
         Check(
             name="FrontDoorOrigins",
             status="ok",
-            detail=f"{env.front_door.origins[live]} serves blue; {env.front_door.origins[idle]} will serve green",
+            detail="; ".join(f"{p.group}: {p.blue} serves blue, {p.green} will serve green" for p in traffic.groups),
         ),
         Check(name="Versions", status="ok", detail=f"{blue.version} -> {' -> '.join(map(str, versions.path))}"),
         slot.check(env, request.run_id),
@@ -203,6 +206,9 @@ def preview_run(clients: AzureClients, env: Environment, request: ResolveInput) 
         *capacity.subnet_checks(definition.body),
         *capacity.quota_checks(definition.body, location, ResourceId.parse(green_id).subscription),
     ]
+    if env.switch.mode == "gradual":  # weights matter only then: no extra read otherwise
+        provider = provider_for(clients, traffic.kind, traffic.front_door_id)
+        checks += traffic_weight_checks(provider, [p.group for p in traffic.groups])
     inheritance = Inheritance(grants=grants, federations=federations, wiring=wiring)
     live_cluster = side.live_cluster()
     new_cluster = NewCluster(cluster_id=green_id, name=green_name, overrides=overrides)
@@ -217,7 +223,7 @@ def preview_run(clients: AzureClients, env: Environment, request: ResolveInput) 
         version_path=[str(v) for v in versions.path],
         blue=live_cluster,
         green=new_cluster,
-        traffic=side.traffic_plan(env),
+        traffic=traffic,
         settings=run_settings(env, workloads),
         inheritance=inheritance,
         checks=checks,
@@ -256,6 +262,7 @@ def run_settings(env: Environment, workloads: WorkloadsPlan) -> RunSettings:
         keep_failed_green=env.keep_failed_green,
         switch_timeout_minutes=env.switch.timeout_minutes,
         workloads=workloads,
+        switch=env.switch,
     )
 
 
@@ -407,9 +414,10 @@ def planned_writes(plan: Plan, blue: dict[str, Any]) -> list[PlannedWrite]:
         PlannedWrite(method="PUT", resource=f"{green}/{kc}/fluxConfigurations/{name}", why="blue's Flux configuration")
         for name in workloads.flux_configurations
     ]
-    for pair in plan.traffic.groups:
-        writes.append(_origin_write(plan, pair.group, pair.green, "enable green's origin (blue's stays on)"))
-        writes.append(_origin_write(plan, pair.group, pair.blue, "disable blue's origin once green's is deployed"))
+    # Make-before-break in every group at once: green's origin on in each, then (once deployed) blue's off in each.
+    groups = plan.traffic.groups
+    writes += [_origin_write(plan, p.group, p.green, "enable green's origin (blue's stays on)") for p in groups]
+    writes += [_origin_write(plan, p.group, p.blue, "disable blue's origin once green's is deployed") for p in groups]
     retire = plan.settings.retire
     if retire in ("keep", "stop"):
         until = f"retained {plan.settings.retain_hours} h (retire.retain_hours)"
@@ -423,7 +431,9 @@ def planned_writes(plan: Plan, blue: dict[str, Any]) -> list[PlannedWrite]:
 
 def _origin_write(plan: Plan, group: str, origin: str, why: str) -> PlannedWrite:
     if plan.traffic.kind == "classic":
-        return PlannedWrite(method="PUT", resource=plan.traffic.front_door_id, why=f"{why} (backend {origin})")
+        return PlannedWrite(
+            method="PUT", resource=plan.traffic.front_door_id, why=f"{why} (backend {origin} in pool {group})"
+        )
     resource = f"{plan.traffic.front_door_id}/originGroups/{group}/origins/{origin}"
     return PlannedWrite(method="PATCH", resource=resource, why=why)
 

@@ -1,6 +1,7 @@
-"""Pre-checks on green's definition that block a run before anything is written: room in the subnet, vCPU quota.
+"""Pre-checks that block a run before anything is written: room in the subnet, vCPU quota, and for a gradual
+switch Front Door's latency window in every origin group.
 
-Both are read, never reserved: they say whether green fits now, next to blue (blue stays until the end).
+All are read, never reserved: they say whether green fits now, next to blue (blue stays until the end).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from bluegreen.arm_ids import ResourceId
 from bluegreen.azure import AzureClients
 from bluegreen.contract import Check
 from bluegreen.errors import classify
+from bluegreen.traffic import TrafficProvider
 
 # AKS's default surge for a pool that sets none (one extra node per pool during an upgrade).
 DEFAULT_SURGE_NODES = 1
@@ -186,3 +188,47 @@ class Capacity:
             return {str(u.name.value).lower(): int(u.limit) - int(u.current_value) for u in usages}
         except Exception as exc:
             raise classify(exc) from exc
+
+
+# What a latency window should be for weights to apply (Front Door's own example value is 50 ms).
+SUGGESTED_LATENCY_MS = 50
+
+
+def traffic_weight_checks(provider: TrafficProvider, groups: list[str]) -> list[Check]:
+    """A gradual switch moves traffic by origin weight: one `TrafficWeights` check per origin group.
+
+    Front Door applies weights only among the origins within the group's additional latency window of the
+    fastest; with a window of 0 (the default) it sends everything to the fastest and the steps mean nothing
+    (reference: azure-more.md (h)). Session affinity keeps a session on the origin that served it first, so
+    blue's sessions stay on blue until blue's origin is disabled at the last step.
+    """
+    checks = []
+    for group in groups:
+        lb = provider.load_balancing(group)
+        sticky = (
+            f"; session affinity is on ({lb.affinity_setting}): sessions that started on blue stay on blue until "
+            "blue's origin is disabled at the last step, so each step's share counts new sessions only"
+            if lb.session_affinity
+            else ""
+        )
+        if not lb.additional_latency_ms:
+            shown = "not set" if lb.additional_latency_ms is None else "0"
+            checks.append(
+                Check(
+                    name="TrafficWeights",
+                    status="block",
+                    detail=f"{group}: the latency window is {shown} ({lb.latency_setting}), so Front Door sends every "
+                    f"request to the fastest origin and ignores the weights of a gradual switch: set it to "
+                    f"{SUGGESTED_LATENCY_MS} (ms) or more, or use switch.mode = all-at-once{sticky}",
+                )
+            )
+            continue
+        checks.append(
+            Check(
+                name="TrafficWeights",
+                status="warn" if lb.session_affinity else "ok",
+                detail=f"{group}: weights apply among origins within {lb.additional_latency_ms} ms of the fastest"
+                + sticky,
+            )
+        )
+    return checks

@@ -1,7 +1,8 @@
-"""Pure routing rules: which slot is live, and the next make-before-break step towards an origin."""
+"""Pure routing rules: which slot is live (in every origin group), and the next make-before-break step."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 
 from bluegreen.contract import GroupState
@@ -34,8 +35,32 @@ def live_slot(state: GroupState, origins: list[str]) -> int:
         raise PermanentError("NoLiveOrigin", f"no origin of this environment is enabled in {state.group!r}")
     raise PermanentError(
         "TrafficSplit",
-        f"origins {', '.join(origins[i] for i in enabled)} are all enabled: an earlier switch did not finish; "
-        "finish or roll it back before starting a new run",
+        f"origins {', '.join(origins[i] for i in enabled)} are all enabled in {state.group!r}: an earlier switch "
+        "did not finish; finish or roll it back before starting a new run",
+    )
+
+
+def common_live_slot(states: Sequence[GroupState], origins: Sequence[list[str]], slots: Sequence[str]) -> int:
+    """The live slot when every origin group agrees on it (`origins[i]`: group i's two, paired with `slots`).
+
+    Each group must have exactly one of its origins enabled (live_slot's refusals, per group), and all
+    in the same slot: an environment whose groups serve different clusters is half switched.
+    """
+    live = [live_slot(state, pair) for state, pair in zip(states, origins, strict=True)]
+    if len(set(live)) == 1:
+        return live[0]
+    serving = "; ".join(
+        f"{state.group} sends traffic to {pair[slot]} ({slots[slot]})"
+        for state, pair, slot in zip(states, origins, live, strict=True)
+    )
+    first = live[0]
+    behind = ", ".join(state.group for state, slot in zip(states, live, strict=True) if slot != first)
+    raise PermanentError(
+        "GroupsDisagree",
+        f"the origin groups do not serve the same cluster: {serving}. Make every group serve one slot: in "
+        f"{behind}, enable the origin in front of {slots[first]} (as {states[0].group} does), wait until Front "
+        f"Door has deployed it, then disable the other one (or the opposite, toward {slots[1 - first]}); then "
+        "start the run again",
     )
 
 

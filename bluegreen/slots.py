@@ -1,5 +1,8 @@
 """An environment's two slots: the live one (Front Door sends it traffic) and the idle one a run needs.
 
+The live slot is the one every origin group of the environment sends traffic to (they must agree). A slot is
+named by its first group's origin (`front_door.origins`).
+
 The idle slot is empty, holds a cluster this environment retired (reclaimable, revertible: its tags say
 so), holds the green of a run, or holds something else, which no run ever touches.
 """
@@ -15,12 +18,29 @@ from bluegreen.clusters import ENVIRONMENT_TAG, ORIGIN_TAG, RUN_TAG, Clusters, r
 from bluegreen.config import Environment
 from bluegreen.contract import Check, RetainedCluster, SlotState
 from bluegreen.decisions import derived_cluster_name
-from bluegreen.routing import live_slot
+from bluegreen.routing import common_live_slot
 from bluegreen.traffic import FrontDoorRef, provider_for
 
 
 def front_door_ref(env: Environment) -> FrontDoorRef:
+    """The environment's Front Door and its first origin group (the one whose origins name the slots)."""
     return FrontDoorRef(env.front_door.kind, env.front_door.id, env.front_door.origin_group)
+
+
+def slot_labels(env: Environment) -> list[str]:
+    """How a message names each slot: its cluster (`clusters.names`), else the first group's origin."""
+    if env.clusters.names is not None:
+        return list(env.clusters.names)
+    return [f"the slot of origin {origin}" for origin in env.front_door.origins]
+
+
+def live_slot_of(clients: AzureClients, env: Environment) -> int:
+    """The slot Front Door sends traffic to: every origin group must have exactly one of the environment's
+    origins enabled, all in the same slot (PermanentError otherwise: TrafficSplit, NoLiveOrigin, GroupsDisagree)."""
+    fd = env.front_door
+    provider = provider_for(clients, fd.kind, fd.id)
+    states = [provider.read(group.origin_group) for group in fd.groups]
+    return common_live_slot(states, [group.origins for group in fd.groups], slot_labels(env))
 
 
 def slot_cluster_id(env: Environment, slot: int, clusters: Clusters, run_id: str | None = None) -> str:
@@ -51,9 +71,7 @@ def slot_cluster_id(env: Environment, slot: int, clusters: Clusters, run_id: str
 
 def live_cluster_id(clients: AzureClients, env: Environment) -> str:
     """The cluster serving the environment now: Front Door says which slot is live."""
-    ref = front_door_ref(env)
-    traffic = provider_for(clients, ref.kind, ref.resource_id).read(ref.group)
-    return slot_cluster_id(env, live_slot(traffic, env.front_door.origins), Clusters(clients))
+    return slot_cluster_id(env, live_slot_of(clients, env), Clusters(clients))
 
 
 def cluster_groups(env: Environment) -> tuple[str, str]:
@@ -170,9 +188,7 @@ class EnvironmentSlots:
 
 def environment_slots(clients: AzureClients, env: Environment) -> EnvironmentSlots:
     """What is live, what the idle slot holds, and what is retained until when: from reads alone."""
-    ref = front_door_ref(env)
-    traffic = provider_for(clients, ref.kind, ref.resource_id).read(ref.group)
-    live = live_slot(traffic, env.front_door.origins)
+    live = live_slot_of(clients, env)
     clusters = Clusters(clients)
     blue_id = slot_cluster_id(env, live, clusters)
     blue = clusters.get(blue_id)

@@ -11,13 +11,16 @@ so every history stays a few hundred events however long the operation takes.
   configurations and wait until every one is Compliant (or the deadline).
 - `bake_watch`: green's 5xx share every interval of the bake window; ends early on a spike, or when
   green no longer takes traffic (a rollback moved it).
+- `edge_convergence`: after a traffic change, the share of requests each group's green origin gets,
+  every minute, until it matches what the change intends (or a deadline): when users really moved.
+- `step_analysis`: one step of a gradual switch, green against blue every interval and over the step.
 Each reports Azure trouble in its result; none raises for it.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import azure.durable_functions as df
 
@@ -30,9 +33,9 @@ from activities.clusters import (
     start_green_create,
     start_pool_upgrade,
 )
-from activities.traffic import measure_error_rate, read_traffic
+from activities.traffic import measure_comparison, measure_error_rate, measure_traffic_share, read_traffic
 from activities.workloads import check_configurations, copy_configurations
-from bluegreen.lazy import contract
+from bluegreen.lazy import contract, gradual
 from orchestrators import bp
 from orchestrators.run import Step, StepFailed, call, timer
 
@@ -43,6 +46,8 @@ CLUSTER_OPERATION = "cluster_operation"
 GITOPS_POPULATE = "gitops_populate"
 FRONT_DOOR_DEPLOYMENT = "front_door_deployment"
 BAKE_WATCH = "bake_watch"
+EDGE_CONVERGENCE = "edge_convergence"
+STEP_ANALYSIS = "step_analysis"
 
 # Timers + checks per execution before continuing as new: ~8 history events each, so ~300 at most.
 MAX_WAITS = 36
@@ -51,6 +56,10 @@ POLL_BACKOFF_CAP = 4
 # Front Door propagates changes over minutes (up to ~20): re-read every 30 s, backing off to 2 min.
 DEPLOYMENT_POLL_SECONDS = 30
 DEPLOYMENT_POLL_CAP_SECONDS = 120
+# Front Door publishes its metrics per minute: the share of requests is read once a minute.
+CONVERGENCE_POLL_SECONDS = 60
+# A gradual step with too little traffic on green to judge is extended, up to this many times its length.
+STEP_EXTENSION_FACTOR = 2
 
 
 def _start(context: df.DurableOrchestrationContext, op: contract.ClusterOperation) -> Step:
@@ -246,3 +255,98 @@ def _populate_failed(kind: str, states: list[contract.ConfigurationState], why: 
         configurations=states,
         error=contract.ErrorInfo(code="PopulateFailed", message=detail),
     )
+
+
+@bp.function_name(EDGE_CONVERGENCE)
+@bp.orchestration_trigger(context_name="context")
+def edge_convergence(context: df.DurableOrchestrationContext) -> Step:
+    wait = contract.ConvergenceWait.model_validate(context.get_input())
+    polls = wait.polls
+    shares: list[contract.GroupShare] = []
+    while True:
+        now = context.current_utc_datetime
+        try:
+            found = yield from call(context, measure_traffic_share, contract.ShareRead(traffic=wait.traffic, end=now))
+            shares = found.groups
+            pairs = [(g.green_requests, g.blue_requests) for g in shares]
+            if gradual.converged(pairs, wait.green_share, wait.tolerance, wait.min_requests):
+                minutes = round((now - wait.changed_at).total_seconds() / 60, 1)
+                return contract.wire(
+                    contract.ConvergenceResult(converged=True, minutes=minutes, shares=shares, polls=polls)
+                )
+        except StepFailed:
+            pass  # no metrics this minute: it decides nothing
+        if now >= wait.deadline:
+            minutes = round((now - wait.changed_at).total_seconds() / 60, 1)
+            return contract.wire(
+                contract.ConvergenceResult(converged=False, minutes=minutes, shares=shares, polls=polls)
+            )
+        polls += 1
+        if polls - wait.polls >= MAX_WAITS:
+            context.continue_as_new(contract.wire(wait.model_copy(update={"polls": polls})))
+            return None
+        yield timer(context, min(CONVERGENCE_POLL_SECONDS, max(1.0, (wait.deadline - now).total_seconds())))
+
+
+@bp.function_name(STEP_ANALYSIS)
+@bp.orchestration_trigger(context_name="context")
+def step_analysis(context: df.DurableOrchestrationContext) -> Step:
+    """Green against blue while `percent` of requests go to green: every interval (a spike ends the step at
+    once), then over the whole step. Too little traffic on green to judge extends the step, then fails it."""
+    step = contract.StepAnalysis.model_validate(context.get_input())
+    analysis = step.analysis
+    elapsed, green, blue, checks = step.elapsed_minutes, step.green, step.blue, 0
+    latest = step.step_minutes * STEP_EXTENSION_FACTOR
+
+    def ended(verdict: Literal["pass", "fail", "stopped"], detail: str) -> contract.Wire:
+        return contract.wire(
+            contract.StepResult(
+                verdict=verdict, percent=step.percent, elapsed_minutes=elapsed, green=green, blue=blue, detail=detail
+            )
+        )
+
+    while True:
+        yield context.create_timer(context.current_utc_datetime + timedelta(minutes=analysis.interval_minutes))
+        elapsed += analysis.interval_minutes
+        read = contract.ComparisonRead(
+            traffic=step.traffic,
+            end=context.current_utc_datetime,
+            window_minutes=analysis.interval_minutes,
+            latency=analysis.max_latency_ms is not None or analysis.max_latency_ratio is not None,
+        )
+        try:
+            now = yield from call(context, measure_comparison, read)
+        except StepFailed:
+            now = None  # no metrics for this interval: it decides nothing (alerts still roll back)
+        if now is not None:
+            green, blue = green + now.green, blue + now.blue
+            context.set_custom_status(
+                contract.wire(
+                    contract.StepProgress(
+                        percent=step.percent, steps=step.steps, elapsed_minutes=elapsed, green=green, blue=blue
+                    )
+                )
+            )
+            if not now.green_enabled:
+                return ended("stopped", f"green no longer takes traffic after {elapsed} min at {step.percent}%")
+            if now.green.requests >= analysis.min_requests:
+                why = gradual.failing(now.green, now.blue, analysis)
+                if why is not None:
+                    return ended("fail", f"at {step.percent}% after {elapsed} min: {why}")
+        if elapsed >= step.step_minutes:
+            if green.requests >= analysis.min_requests:
+                why = gradual.failing(green, blue, analysis)
+                if why is not None:
+                    return ended("fail", f"at {step.percent}% over {elapsed} min: {why}")
+                return ended("pass", f"{step.percent}% for {elapsed} min: {gradual.describe(green, blue)}")
+            if elapsed >= latest:
+                return ended(
+                    "fail",
+                    f"at {step.percent}%: too little traffic on green to judge ({green.requests} requests in "
+                    f"{elapsed} min, {analysis.min_requests} needed)",
+                )
+        checks += 1
+        if checks >= MAX_WAITS:
+            carry = {"elapsed_minutes": elapsed, "green": green, "blue": blue}
+            context.continue_as_new(contract.wire(step.model_copy(update=carry)))
+            return None

@@ -119,7 +119,12 @@ class Run:
         self.resources: contract.RunResources | None = None
         self.traffic: contract.TrafficPlan | None = None
         self.progress: (
-            contract.UpgradeProgress | contract.ApprovalWait | contract.PopulateProgress | contract.BakeProgress | None
+            contract.UpgradeProgress
+            | contract.ApprovalWait
+            | contract.PopulateProgress
+            | contract.StepProgress
+            | contract.BakeProgress
+            | None
         ) = None
         self.verification: contract.VerificationReport | None = None
         self.approval: contract.Decision | None = None
@@ -130,6 +135,8 @@ class Run:
         self.abort: contract.AbortEvent | None = None
         self.left_behind: list[contract.LeftBehind] = []
         self.inherited: list[contract.Inherited] = []  # what the run created for green, by id
+        self.traffic_moves: list[contract.TrafficMove] = []  # each traffic change and when the edge carried it
+        self.traffic_changed_at: datetime | None = None  # the run's last Front Door write
         self.green_created = False
         self.poll_seconds = 30
         self.outstanding: list[Any] = []  # sub-orchestrations that lost a race: awaited before the end
@@ -180,6 +187,7 @@ class Run:
             verification=self.verification,
             approval=self.approval,
             rollback=self.rollback,
+            traffic_moves=self.traffic_moves,
             timeline=self.timeline,
         )
 
@@ -222,6 +230,7 @@ class Run:
             rollback=self.rollback,
             left_behind=self.left_behind,
             inherited=self.inherited,
+            traffic_moves=self.traffic_moves,
         )
         if plan is not None:
             green_live = outcome == contract.Outcome.COMPLETED

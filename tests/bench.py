@@ -28,12 +28,16 @@ from local.rehearsal.world import DEFAULT_BLUE
 
 ROOT = Path(__file__).resolve().parents[1]
 ALERT = ROOT / "tests" / "fixtures" / "alerts" / "metric-alert-fired.json"
+# (scenario, strategy, front door, pools, origin groups)
 CASES = [
-    ("happy", "clone-then-upgrade", "standard", 2),
-    ("happy", "clone-then-upgrade", "standard", 6),
-    ("happy", "create-at-target", "standard", 2),
-    ("happy", "clone-then-upgrade", "classic", 2),
-    ("error-spike", "clone-then-upgrade", "standard", 2),
+    ("happy", "clone-then-upgrade", "standard", 2, 1),
+    ("happy", "clone-then-upgrade", "standard", 6, 1),
+    ("happy", "create-at-target", "standard", 2, 1),
+    ("happy", "clone-then-upgrade", "classic", 2, 1),
+    ("happy", "clone-then-upgrade", "standard", 2, 3),
+    ("error-spike", "clone-then-upgrade", "standard", 2, 1),
+    ("gradual", "clone-then-upgrade", "standard", 2, 1),
+    ("gradual-spike", "clone-then-upgrade", "standard", 2, 1),
 ]
 
 
@@ -79,24 +83,36 @@ def import_ratio(runs: int = 7) -> tuple[float, float]:
 
 def main() -> None:
     print(
-        f"{'scenario':<12} {'strategy':<19} {'front door':<10} {'pools':>5} {'ARM req':>8} {'writes':>6} "
+        f"{'scenario':<13} {'strategy':<19} {'front door':<10} {'pools':>5} {'groups':>6} {'ARM req':>8} {'writes':>6} "
         f"{'metrics':>7} {'history':>8} {'max/inst':>8} {'virtual min':>11} {'wall s':>7} {'s/100 ev':>8}"
     )
     per_100: dict[int, float] = {}
-    for scenario, strategy, front_door, pools in CASES:
+    last_moves: list[dict[str, Any]] = []
+    for scenario, strategy, front_door, pools, groups in CASES:
         report = rehearse(
-            scenario=scenario, strategy=strategy, front_door=front_door, blue_cluster=blue_with_pools(pools)
+            scenario=scenario,
+            strategy=strategy,
+            front_door=front_door,
+            blue_cluster=blue_with_pools(pools),
+            origin_groups=groups,
         )
         metrics_reads = sum(v for k, v in report["arm"]["by_operation"].items() if "metrics" in k.lower())
         seconds_per_100 = report["wall_seconds"] / max(report["history_events"], 1) * 100
-        if scenario == "happy" and strategy == "clone-then-upgrade" and front_door == "standard":
+        if scenario == "happy" and strategy == "clone-then-upgrade" and front_door == "standard" and groups == 1:
             per_100[pools] = seconds_per_100
         print(
-            f"{scenario:<12} {strategy:<19} {front_door:<10} {pools:>5} {report['arm']['requests']:>8} "
+            f"{scenario:<13} {strategy:<19} {front_door:<10} {pools:>5} {groups:>6} {report['arm']['requests']:>8} "
             f"{report['arm']['writes']:>6} {metrics_reads:>7} {report['history_events']:>8} "
             f"{report['history_events_max_instance']:>8} {report['virtual_seconds'] / 60:>11.0f} "
             f"{report['wall_seconds']:>7.1f} {seconds_per_100:>8.3f}"
         )
+        if scenario.startswith("gradual"):
+            last_moves += [{**move, "scenario": scenario} for move in report["traffic_moves"]]
+            if report["rollback"]:
+                back = report["rollback"]["blue_back_after_minutes"]
+                last_moves.append(
+                    {"scenario": scenario, "detail": f"blue carried the traffic again {back} min after the rollback"}
+                )
     print(f"\nwall seconds per 100 history events, 6 pools / 2 pools: {per_100[6] / per_100[2]:.2f}x")
 
     reactions = []
@@ -114,6 +130,8 @@ def main() -> None:
         f"cold start: import function_app = {ratio:.2f}x import azure.functions, azure.durable_functions "
         f"({base_ms:.0f} ms), median of 7 fresh processes"
     )
+    for move in last_moves:
+        print(f"edge ({move['scenario']}): {move['detail']}")
 
 
 if __name__ == "__main__":

@@ -82,6 +82,8 @@ def detail(run: RunView) -> dict[str, Any]:
             "green": resources.green if resources else None,
         },
         "leftBehind": [contract.wire(c) for c in output.left_behind] if output else [],
+        # Each traffic change and when the edge carried it (intended and observed share on green).
+        "trafficMoves": [contract.wire(m) for m in (output.traffic_moves if output else status.traffic_moves)],
         "customStatus": contract.wire(status),
         "output": contract.wire(output) if output else None,
     }

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from bluegreen.contract import FrontDoorKind, GroupState, TrafficPlan, TrafficSnapshot
+from bluegreen.contract import FrontDoorKind, GroupState, OriginSettings, TrafficPlan, TrafficSnapshot
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,16 @@ class FrontDoorRef:
     kind: FrontDoorKind
     resource_id: str  # Standard/Premium: the profile; classic: the front door
     group: str  # Standard/Premium: the origin group; classic: the backend pool
+
+
+@dataclass(frozen=True)
+class LoadBalancing:
+    """How Front Door chooses among a group's healthy origins: what a weighted (gradual) switch depends on."""
+
+    additional_latency_ms: int | None  # the latency window; None: not set (Front Door then uses 0)
+    session_affinity: bool  # sessions stick to the origin that served their first request
+    latency_setting: str  # where the window is set, as an operator finds it (the property's path)
+    affinity_setting: str  # where session affinity is set
 
 
 class TrafficProvider(Protocol):
@@ -28,6 +38,16 @@ class TrafficProvider(Protocol):
 
     def set_host(self, group: str, key: str, host: str) -> None:
         """Point an origin at another address (green's ingress, when discovered)."""
+
+    def load_balancing(self, group: str) -> LoadBalancing:
+        """The group's latency window and session affinity (read, never changed)."""
+
+    def apply(self, group: str, changes: list[tuple[str, OriginSettings]]) -> None:
+        """Set several origins' enabled state, weight and priority, in the order given.
+
+        Standard/Premium writes one origin at a time (a PATCH each, in this order); classic writes the
+        whole front door once. The caller orders them so that no write leaves zero enabled origins.
+        """
 
 
 def provider_for(clients: Any, kind: FrontDoorKind, front_door_id: str) -> TrafficProvider:
@@ -40,6 +60,18 @@ def provider_for(clients: Any, kind: FrontDoorKind, front_door_id: str) -> Traff
     return StandardFrontDoor(clients, front_door_id)
 
 
+def settings_patch(settings: OriginSettings) -> dict[str, Any]:
+    """The fields `settings` changes, named as azure-mgmt-cdn's origin model names them."""
+    patch: dict[str, Any] = {}
+    if settings.enabled is not None:
+        patch["enabled_state"] = "Enabled" if settings.enabled else "Disabled"
+    if settings.weight is not None:
+        patch["weight"] = settings.weight
+    if settings.priority is not None:
+        patch["priority"] = settings.priority
+    return patch
+
+
 def plan_provider(clients: Any, traffic: TrafficPlan) -> TrafficProvider:
     return provider_for(clients, traffic.kind, traffic.front_door_id)
 
@@ -50,16 +82,37 @@ def read_all(provider: TrafficProvider, traffic: TrafficPlan) -> TrafficSnapshot
 
 
 def reenable_blue(clients: Any, traffic: TrafficPlan) -> list[str]:
-    """Enable blue's origin in every group where it is disabled; return those groups.
+    """Enable blue's origin in every group where it is disabled; return the groups changed.
 
     The first step of make-before-break toward blue, and only that: it never disables anything, so
     whoever calls it (a rollback door, the orchestrator) cannot leave a group without an enabled origin.
+    During a gradual switch blue is still enabled but weighted down: its weight goes to full and
+    green's to the least, so nearly all requests are on blue before the run disables green.
     """
     provider = plan_provider(clients, traffic)
     changed = []
     for pair in traffic.groups:
-        origin = provider.read(pair.group).origin(pair.blue)
-        if origin is not None and not origin.enabled:
+        state = provider.read(pair.group)
+        blue, green = state.origin(pair.blue), state.origin(pair.green)
+        if blue is None:
+            continue
+        if traffic.mode == "gradual" and green is not None and green.enabled:
+            if blue.weight == FULL_WEIGHT and green.weight == LEAST_WEIGHT and blue.enabled:
+                continue
+            provider.apply(
+                pair.group,
+                [
+                    (pair.blue, OriginSettings(enabled=True, weight=FULL_WEIGHT)),
+                    (pair.green, OriginSettings(weight=LEAST_WEIGHT)),
+                ],
+            )
+            changed.append(pair.group)
+        elif not blue.enabled:
             provider.set_enabled(pair.group, pair.blue, True)
             changed.append(pair.group)
     return changed
+
+
+# Front Door's weight range is 1-1000 (reference/azure-more.md (h)): the least an enabled origin can get is 1.
+FULL_WEIGHT = 1000
+LEAST_WEIGHT = 1

@@ -8,8 +8,9 @@ from azure.mgmt.frontdoor.models import FrontDoor
 
 from bluegreen import operations
 from bluegreen.arm_ids import ResourceId
-from bluegreen.contract import GroupState, OriginState
+from bluegreen.contract import GroupState, OriginSettings, OriginState
 from bluegreen.errors import PermanentError, classify
+from bluegreen.traffic import LoadBalancing, settings_patch
 
 
 class ClassicFrontDoor:
@@ -50,20 +51,73 @@ class ClassicFrontDoor:
             ],
         )
 
+    def load_balancing(self, group: str) -> LoadBalancing:
+        """The pool's load balancing settings (shared, referenced by id) and its routes' frontend endpoints."""
+        props = self._get().get("properties", {})
+        pools: list[dict[str, Any]] = props.get("backendPools") or []
+        pool = next((p for p in pools if str(p.get("name", "")).lower() == group.lower()), {})
+        if not pool:
+            raise PermanentError("BackendPoolNotFound", f"front door {self._rid.name} has no backend pool {group!r}")
+        pool_id = str(pool.get("id", "")).lower()
+        wanted = str(((pool.get("properties") or {}).get("loadBalancingSettings") or {}).get("id", "")).lower()
+        settings = next((s for s in props.get("loadBalancingSettings") or [] if _same(s, wanted)), None)
+        latency = ((settings or {}).get("properties") or {}).get("additionalLatencyMilliseconds")
+        # Session affinity is a frontend endpoint's: the endpoints of the routing rules that forward to this pool.
+        endpoints = set()
+        for rule in props.get("routingRules") or []:
+            rule_props = rule.get("properties") or {}
+            target = (rule_props.get("routeConfiguration") or {}).get("backendPool") or {}
+            if _same(target, pool_id):
+                endpoints |= {str(e.get("id", "")).lower() for e in rule_props.get("frontendEndpoints") or []}
+        sticky = [
+            str(e.get("name"))
+            for e in props.get("frontendEndpoints") or []
+            if str(e.get("id", "")).lower() in endpoints
+            and (e.get("properties") or {}).get("sessionAffinityEnabledState") == "Enabled"
+        ]
+        name = str((settings or {}).get("name") or wanted.rsplit("/", 1)[-1] or "?")
+        return LoadBalancing(
+            additional_latency_ms=None if latency is None else int(latency),
+            session_affinity=bool(sticky),
+            latency_setting=f"backend pool {group}: loadBalancingSettings {name}, additionalLatencyMilliseconds",
+            affinity_setting=f"backend pool {group}'s frontend endpoint(s) {', '.join(sticky) or '(none)'}: "
+            "sessionAffinityEnabledState",
+        )
+
     def set_enabled(self, group: str, key: str, enabled: bool) -> None:
         self._change(group, key, {"enabledState": "Enabled" if enabled else "Disabled"})
 
     def set_host(self, group: str, key: str, host: str) -> None:
         self._change(group, key, {"address": host, "backendHostHeader": host})
 
+    def apply(self, group: str, changes: list[tuple[str, OriginSettings]]) -> None:
+        # One PUT carries every backend's change: classic has no per-backend write. Its JSON names the
+        # enabled state `enabledState`; weight and priority are named alike.
+        edits = []
+        for key, settings in changes:
+            patch = settings_patch(settings)
+            if "enabled_state" in patch:
+                patch["enabledState"] = patch.pop("enabled_state")
+            edits.append((key, patch))
+        self._write(group, edits)
+
     def _change(self, group: str, key: str, changes: dict[str, Any]) -> None:
+        self._write(group, [(key, changes)])
+
+    def _write(self, group: str, edits: list[tuple[str, dict[str, Any]]]) -> None:
         body = self._get()
         backends = self._backends(body, group)
-        backend = next((b for b in backends if str(b.get("address", "")).lower() == key.lower()), None)
-        if backend is None:
-            raise PermanentError("BackendNotFound", f"backend pool {group!r} has no backend {key!r}")
-        backend.update(changes)
+        for key, changes in edits:
+            backend = next((b for b in backends if str(b.get("address", "")).lower() == key.lower()), None)
+            if backend is None:
+                raise PermanentError("BackendNotFound", f"backend pool {group!r} has no backend {key!r}")
+            backend.update(changes)
         writable = FrontDoor(FrontDoor(body).as_dict(exclude_readonly=True))
         operations.start(
             self._client.front_doors.begin_create_or_update, self._rid.resource_group, self._rid.name, writable
         )
+
+
+def _same(child: dict[str, Any], wanted_id: str) -> bool:
+    """A front door's child (settings, endpoint) is referenced by its id; compared case-insensitively."""
+    return bool(wanted_id) and str(child.get("id", "")).lower() == wanted_id

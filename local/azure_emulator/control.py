@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from local.azure_emulator.errors import ArmError
@@ -87,7 +88,7 @@ class ControlApi:
             raise ArmError(404, "NotFound", f"No control API at POST /_emulator/{path}.")
 
     def _cluster(self, method: str, path: str, body: Any) -> Response:
-        match = re.fullmatch(r"clusters/([^/]+)/(error-fraction|workloads|objects)", path)
+        match = re.fullmatch(r"clusters/([^/]+)/(error-fraction|latency|workloads|objects)", path)
         if match is None or (method != "POST" and not (method == "GET" and match.group(2) == "objects")):
             raise ArmError(404, "NotFound", f"No control API at {method} /_emulator/{path}.")
         name, what = match.groups()
@@ -95,6 +96,9 @@ class ControlApi:
             return self._objects(method, name, body)
         if what == "error-fraction":
             self.emu.set_error_fraction(name, float(body["fraction"]))
+        elif what == "latency":  # {"milliseconds": 35, "at": "2026-11-20T06:10:00Z" (optional)}
+            at = body.get("at")
+            self.emu.set_latency(name, float(body["milliseconds"]), datetime.fromisoformat(at) if at else None)
         else:
             self.emu.set_workloads_ready(name, bool(body["ready"]))
         return Response(200, {"ok": True})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import threading
 from collections.abc import Callable
 from datetime import datetime
@@ -386,6 +387,21 @@ class AzureEmulator:
         with self.world.lock:
             self.world.signals_for(cluster_name).error_fraction.set(self.world.now(), float(fraction))
 
+    def set_latency(self, cluster_name: str, milliseconds: float, at: datetime | None = None) -> None:
+        """The cluster's origin latency (ms) from `at` (now when None; never in the past, which metrics already
+        saw) on: what Front Door's latency window compares (traffic) and OriginLatency / BackendRequestLatency
+        report. Until set, each cluster has a fixed 20-40 ms of its own (world.default_latency)."""
+        if not math.isfinite(milliseconds) or milliseconds < 0:
+            raise ValueError("milliseconds must be a non-negative number")
+        with self.world.lock:
+            now = self.world.now()
+            moment = now if at is None else at
+            if moment.tzinfo is None:
+                raise ValueError("at must be an aware datetime")
+            if moment < now:
+                raise ValueError("at must not be in the past")
+            self.world.signals_for(cluster_name).latency.set(moment, float(milliseconds))
+
     def set_workloads_ready(self, cluster_name: str, ready: bool) -> None:
         with self.world.lock:
             self.world.signals_for(cluster_name).ready.set(self.world.now(), bool(ready))
@@ -435,6 +451,8 @@ class AzureEmulator:
 
     def next_event_time(self) -> datetime | None:
         """The next moment something changes by itself: an operation ends, a timer (Flux) is due, or a Front
-        Door change finishes propagating."""
+        Door change reaches another edge (world.next_propagation). What is due by now is applied first, so an
+        ended operation nobody has looked at yet does not hide the events after it."""
         with self.world.lock:
+            self.world.settle()
             return self.world.next_event()

@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from local.azure_emulator.errors import ArmError, bad_request
-from local.azure_emulator.frontdoor_std import validate_target
+from local.azure_emulator.frontdoor_std import or_default, validate_target
 from local.azure_emulator.lro import Operation, lro_headers
 from local.azure_emulator.protocol import RG, Request, Response, Route, route
 from local.azure_emulator.world import World
@@ -32,16 +32,36 @@ def pools(body: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def snapshot(pool: dict[str, Any]) -> list[tuple[str, bool, int, int]]:
-    backends = pool.get("properties", {}).get("backends") or []
+    """(address, enabled, priority, weight) per backend; a priority never set counts as 1, a weight as 50."""
+    backends = (pool.get("properties") or {}).get("backends") or []
     return [
         (
             str(b.get("address", "")),
             b.get("enabledState", "Enabled") == "Enabled",
-            int(b.get("priority", 1)),
-            int(b.get("weight", 50)),
+            int(or_default(b.get("priority"), 1)),
+            int(or_default(b.get("weight"), 50)),
         )
         for b in backends
     ]
+
+
+def latency_window(body: dict[str, Any], pool: dict[str, Any]) -> float:
+    """additionalLatencyMilliseconds of the loadBalancingSettings the pool references (absent: 0 ms)."""
+    ref = ((pool.get("properties") or {}).get("loadBalancingSettings") or {}).get("id") or ""
+    wanted = ref.lower().rstrip("/")
+    for settings in (body.get("properties") or {}).get("loadBalancingSettings") or []:
+        if not isinstance(settings, dict):
+            continue
+        own = str(settings.get("id") or "").lower().rstrip("/")
+        if wanted and (own == wanted or wanted.endswith("/loadbalancingsettings/" + str(settings.get("name")).lower())):
+            value = (settings.get("properties") or {}).get("additionalLatencyMilliseconds")
+            return float(or_default(value, 0))
+    return 0.0
+
+
+def deployed_view(body: dict[str, Any], pool: dict[str, Any]) -> tuple[list[tuple[str, bool, int, int]], float]:
+    """What the edges route a pool by: its backends and its latency window."""
+    return snapshot(pool), latency_window(body, pool)
 
 
 def fill_read_only(body: dict[str, Any], fd_id: str, name: str) -> None:
@@ -76,7 +96,8 @@ class FrontDoorClassic:
         body["properties"]["provisioningState"] = "Succeeded"
         self.world.classic[fd_id.lower()] = body
         for pool in pools(body):
-            self.world.record_deployment(pool_key(fd_id, pool["name"]), snapshot(pool), seeded=True)
+            targets, window = deployed_view(body, pool)
+            self.world.record_deployment(pool_key(fd_id, pool["name"]), targets, seeded=True, window=window)
 
     def get(self, req: Request, m: dict[str, str]) -> Response:
         with self.world.lock:
@@ -105,6 +126,12 @@ class FrontDoorClassic:
         for pool in props.get("backendPools") or []:
             for backend in (pool.get("properties") or {}).get("backends") or []:
                 validate_target(backend, f"Backend {backend.get('address')}")
+        for settings in props.get("loadBalancingSettings") or []:
+            latency = ((settings or {}).get("properties") or {}).get("additionalLatencyMilliseconds")
+            if latency is not None and (isinstance(latency, bool) or not isinstance(latency, int) or latency < 0):
+                raise bad_request(
+                    "BadRequest", f"additionalLatencyMilliseconds must be a whole number of ms, not {latency!r}."
+                )
         with self.world.lock:
             self.world.settle()
             fd_id = front_door_id(m["sub"], m["rg"], m["name"])
@@ -162,13 +189,16 @@ class FrontDoorClassic:
 
     def _record(self, fd_id: str, old: dict[str, Any], new: dict[str, Any]) -> int:
         """Record each changed pool's new deployment; return enabled backends in the changed pools (all if none)."""
-        before = {p["name"].lower(): snapshot(p) for p in pools(old)}
+        before = {p["name"].lower(): deployed_view(old, p) for p in pools(old)}
         changed = 0
         touched = False
         for pool in pools(new):
-            targets = snapshot(pool)
-            if before.get(pool["name"].lower()) != targets:
-                self.world.record_deployment(pool_key(fd_id, pool["name"]), targets)
+            view = deployed_view(new, pool)
+            if before.get(pool["name"].lower()) != view:
+                targets, window = view
+                # The pool's new configuration reaches the edges progressively (world.edge_delays), like a
+                # Standard origin's; the PUT's provisioningState stays classic's only deployment signal.
+                self.world.record_deployment(pool_key(fd_id, pool["name"]), targets, window=window)
                 changed += sum(1 for t in targets if t[1])
                 touched = True
         if touched:

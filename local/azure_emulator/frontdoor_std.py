@@ -28,12 +28,17 @@ def group_id(sub: str, rg: str, profile: str, group: str) -> str:
     return f"{profile_id(sub, rg, profile)}/originGroups/{group}"
 
 
+def or_default(value: Any, default: Any) -> Any:
+    return default if value is None else value
+
+
 def validate_target(props: dict[str, Any], what: str) -> None:
-    """Ranges from the SDK docstrings: priority 1-5, weight 1-1000."""
-    priority, weight, state = props.get("priority", 1), props.get("weight", 50), props.get("enabledState", "Enabled")
-    if not isinstance(priority, int) or not 1 <= priority <= 5:
+    """Ranges from the SDK docstrings: priority 1-5, weight 1-1000 (null or absent: 1 and 50)."""
+    priority, weight = or_default(props.get("priority"), 1), or_default(props.get("weight"), 50)
+    state = or_default(props.get("enabledState"), "Enabled")
+    if isinstance(priority, bool) or not isinstance(priority, int) or not 1 <= priority <= 5:
         raise bad_request("BadRequest", f"{what} priority must be between 1 and 5, not {priority!r}.")
-    if not isinstance(weight, int) or not 1 <= weight <= 1000:
+    if isinstance(weight, bool) or not isinstance(weight, int) or not 1 <= weight <= 1000:
         raise bad_request("BadRequest", f"{what} weight must be between 1 and 1000, not {weight!r}.")
     if state not in ("Enabled", "Disabled"):
         raise bad_request("BadRequest", f"{what} enabledState must be Enabled or Disabled, not {state!r}.")
@@ -42,7 +47,8 @@ def validate_target(props: dict[str, Any], what: str) -> None:
 class FrontDoorStd:
     def __init__(self, world: World) -> None:
         self.world = world
-        # When each origin's last write finishes propagating (deploymentStatus InProgress until then).
+        # When each origin's last write counts as deployed (deploymentStatus InProgress until then): once half
+        # of the edges serve it (Deployment.reported), before the last edge does.
         self.effective: dict[str, datetime] = {}
 
     def routes(self) -> list[Route]:
@@ -103,6 +109,7 @@ class FrontDoorStd:
         return [key for key in sorted(self.world.afd) if key.startswith(prefix) and "/" not in key[len(prefix) :]]
 
     def snapshot(self, gid: str) -> list[tuple[str, bool, int, int]]:
+        """(host, enabled, priority, weight) per origin; a priority never set counts as 1, a weight as 50."""
         result = []
         for body in self.origins_of(gid):
             p = body["properties"]
@@ -110,11 +117,17 @@ class FrontDoorStd:
                 (
                     str(p.get("hostName", "")),
                     p.get("enabledState", "Enabled") == "Enabled",
-                    int(p.get("priority", 1)),
-                    int(p.get("weight", 50)),
+                    int(or_default(p.get("priority"), 1)),
+                    int(or_default(p.get("weight"), 50)),
                 )
             )
         return result
+
+    def latency_window(self, gid: str) -> float:
+        """The origin group's loadBalancingSettings.additionalLatencyInMilliseconds (absent: 0 ms, routing-methods)."""
+        body = self.world.afd.get(gid.lower()) or {}
+        settings = (body.get("properties") or {}).get("loadBalancingSettings") or {}
+        return float(or_default(settings.get("additionalLatencyInMilliseconds"), 0))
 
     def enabled_count(self, gid: str) -> int:
         return sum(1 for _, enabled, _, _ in self.snapshot(gid) if enabled)
@@ -230,8 +243,10 @@ class FrontDoorStd:
                     existing["properties"]["provisioningState"] = "Updating"
                 return Response(status, copy.deepcopy(body), headers)
             self.world.afd[key] = body
-            self.world.record_deployment(gid.lower(), self.snapshot(gid))
-            self.effective[key] = self.world.propagating_until(gid.lower()) or self.world.now()
+            deployment = self.world.record_deployment(gid.lower(), self.snapshot(gid))
+            # deploymentStatus: Succeeded once half of the edges serve this write (world.STATUS_EDGES), while the
+            # other half still routes by the configuration before it; traffic follows the edges, not the status.
+            self.effective[key] = deployment.reported
             return Response(status, self._view(body), headers, enabled_origins=self.enabled_count(gid))
 
     def in_force(self, m: dict[str, str]) -> int | None:

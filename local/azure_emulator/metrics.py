@@ -12,14 +12,28 @@ import isodate
 from local.azure_emulator.errors import ArmError, bad_request
 from local.azure_emulator.lro import iso
 from local.azure_emulator.protocol import SUB, Request, Response, Route, route
-from local.azure_emulator.traffic import Counts, Traffic, floor_minute
+from local.azure_emulator.traffic import Counts, Latencies, Traffic, floor_minute
 
-# metric name (lowercase) -> (scope kind, per-target dimension or None, unit)
-METRICS = {
-    "originrequestcount": ("std", "Origin", "Count"),
-    "backendrequestcount": ("classic", "Backend", "Count"),
-    "requestcount": (None, None, "Count"),
-    "percentage5xx": (None, None, "Percent"),
+# metric name (lowercase) -> (scope kind, per-target dimension or None, unit, documented dimensions). Names, units
+# and dimensions: reference/azure.md 6.1 (learn.microsoft.com/azure/frontdoor/monitor-front-door-reference, the
+# supported-metrics lists of Microsoft.Cdn/profiles and Microsoft.Network/frontdoors).
+METRICS: dict[str, tuple[str | None, str | None, str, frozenset[str]]] = {
+    "originrequestcount": (
+        "std",
+        "Origin",
+        "Count",
+        frozenset({"origin", "httpstatus", "httpstatusgroup", "endpoint"}),
+    ),
+    "originlatency": ("std", "Origin", "MilliSeconds", frozenset({"origin", "endpoint"})),
+    "backendrequestcount": ("classic", "Backend", "Count", frozenset({"backend", "httpstatus", "httpstatusgroup"})),
+    "backendrequestlatency": ("classic", "Backend", "MilliSeconds", frozenset({"backend"})),
+    "requestcount": (
+        None,
+        None,
+        "Count",
+        frozenset({"httpstatus", "httpstatusgroup", "clientregion", "clientcountry", "endpoint"}),
+    ),
+    "percentage5xx": (None, None, "Percent", frozenset({"endpoint", "clientregion", "clientcountry"})),
 }
 _ATOM = re.compile(r"^\s*(\w+)\s+eq\s+'([^']*)'\s*$", re.IGNORECASE)
 _STATUS = {"2XX": "200", "5XX": "503"}
@@ -82,7 +96,7 @@ class Metrics:
         if kind is None:
             raise ArmError(404, "ResourceNotFound", f"The resource {rid} was not found.")
         buckets = _buckets(start, end, step)
-        counts = [self._bucket(rid, b, min(b + step, end)) for b in buckets]
+        stats = [self.traffic.window_with_latency(rid, b, min(b + step, end)) for b in buckets]
         metrics = []
         for name in names:
             spec = METRICS.get(name.lower())
@@ -90,7 +104,15 @@ class Metrics:
                 raise bad_request(
                     "BadRequest", f"Failed to find metric configuration for provider and metric '{name}'."
                 )
-            metrics.append(self._metric(rid, name, spec, buckets, counts, wanted, aggregations))
+            unknown = [d for d in wanted if d.lower() not in spec[3]]
+            if unknown:
+                # A filter on a dimension the metric does not have is refused, not ignored.
+                raise bad_request(
+                    "BadRequest",
+                    f"Metric: {name} does not support requested dimension combination: {', '.join(unknown)}, "
+                    f"supported ones are: {', '.join(sorted(spec[3]))}",
+                )
+            metrics.append(self._metric(rid, name, spec, buckets, stats, wanted, aggregations))
         return {
             "starttime": iso(start),
             "endtime": iso(end),
@@ -101,24 +123,25 @@ class Metrics:
             "value": metrics,
         }
 
-    def _bucket(self, rid: str, start: datetime, end: datetime) -> Counts:
-        return self.traffic.window(rid, start, end)
-
     def _metric(
         self,
         rid: str,
         name: str,
-        spec: tuple[str | None, str | None, str],
+        spec: tuple[str | None, str | None, str, frozenset[str]],
         buckets: list[datetime],
-        counts: list[Counts],
+        stats: list[tuple[Counts, Latencies]],
         wanted: dict[str, list[str]],
         aggregations: set[str],
     ) -> dict[str, Any]:
-        _, target_dim, unit = spec
+        _, target_dim, unit, _ = spec
+        counts = [c for c, _ in stats]
         if unit == "Percent":
             series = [
                 {"metadatavalues": [], "data": [_percent_point(b, c) for b, c in zip(buckets, counts, strict=True)]}
             ]
+        elif unit == "MilliSeconds":
+            assert target_dim is not None
+            series = self._latency_series(target_dim, buckets, [lat for _, lat in stats], wanted)
         else:
             series = self._count_series(target_dim, buckets, counts, wanted, aggregations)
         return {
@@ -161,6 +184,41 @@ class Metrics:
         if not dims and not series:
             series.append({"metadatavalues": [], "data": [_count_point(b, 0, aggregations) for b in buckets]})
         return series
+
+    def _latency_series(
+        self, target_dim: str, buckets: list[datetime], latencies: list[Latencies], wanted: dict[str, list[str]]
+    ) -> list[dict[str, Any]]:
+        """Average = the request-weighted mean latency of the origin's requests in each bucket (none: no average).
+
+        Split by origin when the filter names the origin dimension, one series over every origin otherwise."""
+        values = next((v for d, v in wanted.items() if d.lower() == target_dim.lower()), None)
+        if values is None:
+            merged = []
+            for bucket in latencies:
+                weighted = sum(w for w, _ in bucket.values())
+                merged.append((weighted, sum(n for _, n in bucket.values())))
+            data = [_latency_point(b, p) for b, p in zip(buckets, merged, strict=True)]
+            return [{"metadatavalues": [], "data": data}]
+        targets = sorted({t for bucket in latencies for t, (_, n) in bucket.items() if n > 0 and _keeps(values, t)})
+        if len(values) == 1 and values[0] != "*" and not any(t.lower() == values[0].lower() for t in targets):
+            targets.append(values[0])  # one origin asked for by name: its series, empty if it had no requests
+        series = []
+        for target in targets:
+            points = [
+                _latency_point(b, next((p for t, p in bucket.items() if t.lower() == target.lower()), (0.0, 0.0)))
+                for b, bucket in zip(buckets, latencies, strict=True)
+            ]
+            meta = [{"name": {"value": target_dim, "localizedValue": target_dim}, "value": target}]
+            series.append({"metadatavalues": meta, "data": points})
+        return series
+
+
+def _latency_point(moment: datetime, pair: tuple[float, float]) -> dict[str, Any]:
+    weighted, requests = pair
+    point: dict[str, Any] = {"timeStamp": iso(moment)}
+    if requests > 0:
+        point["average"] = round(weighted / requests, 3)
+    return point
 
 
 def _keeps(values: list[str], actual: str) -> bool:

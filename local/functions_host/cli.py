@@ -105,6 +105,7 @@ def _start_emulator(clock: Any, world: World, args: argparse.Namespace) -> Any:
     """The emulated Azure in this process, sharing the clock: resumed from beside --state, else seeded."""
     from local.azure_emulator import AzureEmulator  # imported lazily: only `--azure emulated` needs it
     from local.azure_emulator.seed import SeedError, load_file
+    from local.rehearsal.world import bind_hosts
 
     saved = _state_file(args.state)
     emulator = AzureEmulator(clock=clock)
@@ -124,10 +125,8 @@ def _start_emulator(clock: Any, world: World, args: argparse.Namespace) -> Any:
                 emulator.seed(load_file(path))
         except SeedError as exc:
             raise BadInput(f"bad seed: {exc}") from None
-    for estate in world.estates:  # origin host names resolve to the cluster behind each origin
-        emulator.bind_host(estate.hosts["blue"], estate.blue_name)
-        if estate.green_name:
-            emulator.bind_host(estate.hosts["green"], estate.green_name)
+    for estate in world.estates:  # every origin group's host names resolve to the cluster behind each origin
+        bind_hosts(emulator, estate)
     emulator.start(port=0)
     print(f"Emulated Azure: ARM {emulator.arm_endpoint}  metrics {emulator.metrics_endpoint}", flush=True)
     return emulator

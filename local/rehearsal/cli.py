@@ -277,10 +277,14 @@ def run(args: argparse.Namespace) -> int:
         live = report["live"] or {}
         print(f"\noutcome: {report['outcome']}" + (f" ({report['reason']})" if report["reason"] else ""))
         print(f"live: {live.get('cluster')} {live.get('version')}; upgrade path: {' -> '.join(report['upgrade_path'])}")
+        for move in report["traffic_moves"]:
+            print(f"edge: {move['detail']}")
         if report["rollback"]:
+            back = report["rollback"]["blue_back_after_minutes"]
             print(
                 f"rollback: {report['rollback']['trigger']}, "
                 f"{report['rollback']['reaction_ms']} ms to the Front Door write"
+                + (f"; blue carried the traffic again {back:g} min after the rollback" if back is not None else "")
             )
         print(
             f"ARM: {report['arm']['requests']} requests ({report['arm']['writes']} writes); "

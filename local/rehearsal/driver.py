@@ -35,6 +35,7 @@ from local.rehearsal.report import live_cluster
 from local.rehearsal.world import (
     Estate,
     application_objects,
+    bind_hosts,
     build_estate,
     environment_config,
     load_blue,
@@ -52,6 +53,8 @@ SCENARIOS = (
     "populate-fails",
     "pipeline",
     "error-spike",
+    "gradual",
+    "gradual-spike",
     "crash-resume",
     "revert",
 )
@@ -59,6 +62,10 @@ SCENARIOS = (
 SEQUENCES = {"revert": ("happy", "revert")}
 STEPS = (*(s for s in SCENARIOS if s not in SEQUENCES and s != "crash-resume"), "revert")
 ORCHESTRATOR = "bluegreen_upgrade"
+# The switch of the gradual scenarios: 10%, 50%, then all of the traffic, each step analysed for 10 minutes.
+GRADUAL_SWITCH = {"mode": "gradual", "steps": [10, 50, 100], "step_minutes": 10}
+# Green's 5xx share once the gradual-spike scenario's errors rise (at the 50% step).
+SPIKE_ERROR_FRACTION = 0.3
 # Operators' identities as App Service Authentication would pass them (the rehearsal's caller).
 INITIATOR = "rehearsal-initiator@example.com"
 APPROVER = "rehearsal-approver@example.com"
@@ -71,6 +78,7 @@ class Options:
     target_version: str | None = None
     strategy: str = "clone-then-upgrade"
     front_door: str = "standard"
+    origin_groups: int = 1  # origin groups (classic: backend pools) the environment switches together
     event_file: str | None = None  # start through the Event Grid webhook with this file
     alert_file: str | None = None  # deliver this alert to /api/alerts once the run bakes
     fault: str | None = None  # PHASE:FAULT (local/rehearsal/faults.py), injected when the run enters PHASE
@@ -113,7 +121,9 @@ class Rehearsal:
         self.options = options
         self.on_timeline = on_timeline or (lambda entry: None)
         self.clock = VirtualClock()
-        self.estate: Estate = build_estate(load_blue(options.blue_cluster), options.front_door)
+        self.estate: Estate = build_estate(
+            load_blue(options.blue_cluster), options.front_door, origin_groups=options.origin_groups
+        )
         self.workdir = Path(tempfile.mkdtemp(prefix="bluegreen-rehearsal-"))
         self.state_file = str(self.workdir / "host.sqlite")
         self.observed = Observed()
@@ -134,8 +144,7 @@ class Rehearsal:
         emulator = AzureEmulator(clock=self.clock, seed=self.estate.resources).start()
         if self.fault is not None:
             emulator.on_request(self._watch_requests, path_pattern="^/subscriptions/", once=False)
-        emulator.bind_host(self.estate.hosts["blue"], self.estate.blue_name)
-        emulator.bind_host(self.estate.hosts["green"], self.estate.green_name)
+        bind_hosts(emulator, self.estate)  # every origin group's host names
         return emulator
 
     def green_of_next_run(self) -> str:
@@ -175,6 +184,8 @@ class Rehearsal:
             }
             settings[KEY_SETTING] = self.pipeline.key
         environments = environment_config(self.estate, self.options.strategy, workloads=workloads)
+        if any(step.startswith("gradual") for step in self.steps):
+            environments["environment"][0]["switch"] = dict(GRADUAL_SWITCH)
         # Every rehearsal's environment notifies all three channels of local/rehearsal/notifications.py.
         environments["environment"][0]["notifications"] = self.notifications.targets()
         settings.update(self.notifications.app_settings())
@@ -249,7 +260,13 @@ class Rehearsal:
         if phase == "bake" and scenario == "error-spike" and not self.observed.spiked:
             assert self.emulator is not None
             self.observed.spiked = True
-            self.emulator.set_error_fraction(self.green, 0.3)
+            self.emulator.set_error_fraction(self.green, SPIKE_ERROR_FRACTION)
+            return True
+        step_percent = (custom.get("progress") or {}).get("percent")
+        if phase == "switch" and scenario == "gradual-spike" and step_percent == 50 and not self.observed.spiked:
+            assert self.emulator is not None
+            self.observed.spiked = True  # green's errors rise as the 50% step begins
+            self.emulator.set_error_fraction(self.green, SPIKE_ERROR_FRACTION)
             return True
         if phase == "bake" and self.options.alert_file and self.observed.alert_sent_wall is None:
             self._deliver_alert()
@@ -294,7 +311,7 @@ class Rehearsal:
 
     def _inject_fault_in(self, phase: str | None) -> bool:
         with self._injecting:
-            if self.fault is None or phase != self.fault.phase or self.observed.fault_injected_at is not None:
+            if self.fault is None or phase != self.fault.run_phase or self.observed.fault_injected_at is not None:
                 return False
             self.observed.fault_injected_at = self.clock.now().isoformat()
         self.fault.fault.inject(self)

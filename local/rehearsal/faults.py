@@ -19,8 +19,9 @@ if TYPE_CHECKING:
 METRICS_PATH = "metrics:getBatch"
 # Front Door's documented propagation: changes reach every edge within ~20 minutes.
 PROPAGATION_UPPER_END_SECONDS = 20 * 60
-# The phases a fault can be injected at; `rollback` rehearses an error spike so that one happens.
-PHASES = ("clone", "populate", "upgrade", "verify", "approval", "switch", "bake", "rollback", "retire")
+# The phases a fault can be injected at; `rollback` rehearses an error spike so that one happens, and `gradual`
+# is the switch of a gradual run (its weighted steps, their analysis and the edge convergence).
+PHASES = ("clone", "populate", "upgrade", "verify", "approval", "switch", "gradual", "bake", "rollback", "retire")
 
 
 @dataclass(frozen=True)
@@ -109,4 +110,9 @@ class FaultPlan:
     @property
     def scenario(self) -> str:
         """The rehearsal the fault is thrown into: one that reaches its phase."""
-        return "error-spike" if self.phase == "rollback" else "happy"
+        return {"rollback": "error-spike", "gradual": "gradual"}.get(self.phase, "happy")
+
+    @property
+    def run_phase(self) -> str:
+        """The phase the run's status shows when the fault is due (a gradual switch is the switch phase)."""
+        return "switch" if self.phase == "gradual" else self.phase

@@ -1,10 +1,12 @@
 """The safety invariants every rehearsal must end with, whatever was thrown at it.
 
-1. Front Door never had zero enabled origins (the emulator logs the count after every write).
+1. Front Door never had zero enabled origins in any origin group (the emulator logs the count after every
+   write, and keeps every configuration of each group).
 2. The run ended with an outcome and a readable reason, the orchestration itself never Failed, and
    the operator API shows the same outcome and reason.
 3. Before the switch a failure leaves only blue enabled; after traffic moved, exactly one side is
-   enabled at the end and it is a healthy cluster (green if completed, blue otherwise).
+   enabled at the end, the same in every origin group, and it is a healthy cluster (green if completed,
+   blue otherwise).
 4. Nothing of the environment's (its two slots) is left running that the outcome does not name
    (`left_behind`), and no wiring (an Event Grid topic, an alert, a diagnostic setting) watches a cluster
    that is gone unless the output names it (`inherited`, not removed).
@@ -18,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from local.rehearsal.report import is_front_door_write
+from local.rehearsal.world import enabled_hosts, group_histories
 
 MAX_VIRTUAL_HOURS = 24
 OUTCOMES = ("completed", "rolled_back", "rejected", "aborted", "failed")
@@ -31,6 +34,10 @@ def violations(report: dict[str, Any], rehearsal: Any) -> list[str]:
     dark = [e for e in writes if e["enabled_origins"] < 1]
     if dark:
         problems.append(f"{len(dark)} Front Door write(s) left zero enabled origins")
+    for group, history in group_histories(emulator, estate).items():
+        unserved = sum(1 for targets in history if not any(enabled for _, enabled, _, _ in targets))
+        if unserved:
+            problems.append(f"origin group {group} had zero enabled origins in {unserved} configuration(s)")
 
     outcome, reason = report.get("outcome"), report.get("reason")
     if outcome not in OUTCOMES:
@@ -47,10 +54,18 @@ def violations(report: dict[str, Any], rehearsal: Any) -> list[str]:
 
     live = report.get("live")
     blue_name, green_name = run_sides(report, estate)
-    green_origin = estate.origins["green" if green_name == estate.green_name else "blue"]
-    moved = any(f"origin {green_origin} enabled" in e.get("detail", "") for e in report.get("timeline") or [])
+    green_side = "green" if green_name == estate.green_name else "blue"
+    green_origins = [group.origins[green_side] for group in estate.front_door_groups()]
+    moved = any(
+        f"origin {origin} enabled" in e.get("detail", "")
+        for e in report.get("timeline") or []
+        for origin in green_origins
+    )
     expected_live = green_name if outcome == "completed" else blue_name
-    if live is None:
+    if live is None and len(estate.front_door_groups()) > 1:
+        # No one cluster behind the one enabled origin of every group: say what each group has.
+        problems += _only_live_enabled(emulator, estate, expected_live)
+    elif live is None:
         problems.append("at the end not exactly one origin is enabled")
     elif live["cluster"] != expected_live:
         problems.append(f"{live['cluster']} serves users after outcome {outcome}; expected {expected_live}")
@@ -73,6 +88,21 @@ def violations(report: dict[str, Any], rehearsal: Any) -> list[str]:
             problems.append(f"green {name} still exists after a failure before the switch")
     named_wiring = {str(i.get("id", "")).lower() for i in report.get("inherited") or [] if not i.get("removed")}
     problems += [f"{w} watches a cluster that is gone" for w in _dangling(emulator) if w.lower() not in named_wiring]
+    return problems
+
+
+def _only_live_enabled(emulator: Any, estate: Any, expected_live: str) -> list[str]:
+    """In every origin group the live side's origin is the only one enabled at the end."""
+    side = "blue" if expected_live == estate.blue_name else "green"
+    by_group = enabled_hosts(emulator, estate)
+    problems = []
+    for group in estate.front_door_groups():
+        enabled, wanted = by_group[group.name], group.hosts[side]
+        if [h.lower() for h in enabled] != [wanted.lower()]:
+            problems.append(
+                f"origin group {group.name} ends with {', '.join(enabled) or 'no origin'} enabled; "
+                f"expected only {wanted} ({expected_live})"
+            )
     return problems
 
 

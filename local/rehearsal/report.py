@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Any
 
 from local.azure_emulator import AzureEmulator
-from local.rehearsal.world import Estate
+from local.rehearsal.world import Estate, enabled_hosts
 
 FRONT_DOOR_PROVIDERS = ("microsoft.cdn/", "microsoft.network/frontdoors")
 
@@ -25,27 +25,26 @@ def arm_summary(log: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def reaction_ms(log: list[dict[str, Any]], trigger: str, alert_sent_wall: float | None) -> float | None:
+def reaction_ms(log: list[dict[str, Any]], rollback: dict[str, Any], alert_sent_wall: float | None) -> float | None:
     """Wall ms from the rollback trigger's arrival to the first Front Door write of the rollback being accepted.
 
-    The switch makes two Front Door writes (enable green, disable blue); the rollback's first write
-    is the next one. A metrics trigger arrived with the metrics read just before it; an alert or a
-    manual trigger when the driver delivered it.
+    A metrics or analysis trigger arrived with the metrics read just before the first accepted Front Door
+    write from the rollback's (virtual) moment on; an alert or a manual trigger when the driver delivered
+    it, and its door writes first (before the run records the rollback).
     """
     writes = [e for e in log if is_front_door_write(e) and e.get("status", 500) < 300]
-    if len(writes) < 3:
-        return None
-    rollback_write = writes[2]
-    if trigger == "metrics":
-        reads = [e for e in log if "metrics" in str(e.get("operation")).lower() and e["seq"] < rollback_write["seq"]]
+    if rollback["trigger"] in ("metrics", "analysis"):
+        after = [e for e in writes if e.get("at", "") >= rollback["at"]]
+        if not after:
+            return None
+        reads = [e for e in log if "metrics" in str(e.get("operation")).lower() and e["seq"] < after[0]["seq"]]
         if not reads:
             return None
-        arrived = reads[-1]["wall"]
-    else:
-        if alert_sent_wall is None:
-            return None
-        arrived = alert_sent_wall
-    return round((rollback_write["wall"] - arrived) * 1000, 1)
+        return round((after[0]["wall"] - reads[-1]["wall"]) * 1000, 1)
+    if alert_sent_wall is None:
+        return None
+    after = [e for e in writes if e["wall"] >= alert_sent_wall]
+    return round((after[0]["wall"] - alert_sent_wall) * 1000, 1) if after else None
 
 
 def _cluster(emulator: AzureEmulator, name: str | None) -> dict[str, Any] | None:
@@ -59,26 +58,13 @@ def _cluster(emulator: AzureEmulator, name: str | None) -> dict[str, Any] | None
 
 
 def live_cluster(emulator: AzureEmulator, estate: Estate) -> dict[str, Any] | None:
-    """The cluster behind the one enabled origin of the environment, as Front Door is configured now."""
-    enabled_hosts: list[str] = []
-    for body in emulator.resources():
-        props = body.get("properties") or {}
-        if body.get("type", "").lower() == "microsoft.cdn/profiles/origingroups/origins" and (
-            str(body.get("id", "")).lower().startswith(estate.front_door_id.lower())
-            and props.get("enabledState") == "Enabled"
-        ):
-            enabled_hosts.append(props.get("hostName"))
-        if (
-            body.get("type", "").lower() == "microsoft.network/frontdoors"
-            and body.get("id", "").lower() == estate.front_door_id.lower()
-        ):
-            for pool in props.get("backendPools") or []:
-                for backend in (pool.get("properties") or {}).get("backends") or []:
-                    if backend.get("enabledState") == "Enabled":
-                        enabled_hosts.append(backend.get("address"))
-    by_host = {estate.hosts["blue"]: estate.blue_name, estate.hosts["green"]: estate.green_name}
-    names = [by_host.get(h) for h in enabled_hosts]
-    return _cluster(emulator, names[0]) if len(names) == 1 else None
+    """The cluster behind the one enabled origin of every origin group of the environment, as Front Door is
+    configured now (None unless each group has exactly one enabled and they all serve the same cluster)."""
+    by_group = enabled_hosts(emulator, estate)
+    names = {estate.cluster_of_host(hosts[0]) for hosts in by_group.values() if len(hosts) == 1}
+    if any(len(hosts) != 1 for hosts in by_group.values()) or len(names) != 1:
+        return None
+    return _cluster(emulator, names.pop())
 
 
 def _api_summary(detail: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -115,7 +101,14 @@ def build_report(
         "arm": arm_summary(log),
         "rollback": None
         if not rollback
-        else {"trigger": rollback["trigger"], "reaction_ms": reaction_ms(log, rollback["trigger"], alert_sent_wall)},
+        else {
+            "trigger": rollback["trigger"],
+            "reaction_ms": reaction_ms(log, rollback, alert_sent_wall),
+            # Virtual minutes from the rollback until the edge carried blue's traffic again (edge convergence).
+            "blue_back_after_minutes": rollback.get("blue_back_after_minutes"),
+        },
+        # Each traffic change and when the edge carried it: intended and observed share on green.
+        "traffic_moves": output.get("traffic_moves") or [],
         "runtime_status": final.get("runtimeStatus"),
         "left_behind": output.get("left_behind") or [],
         "inherited": output.get("inherited") or [],

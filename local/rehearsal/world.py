@@ -47,6 +47,19 @@ KC = "providers/Microsoft.KubernetesConfiguration"
 KUSTOMIZATIONS = {"infra": "./infrastructure/ingress-nginx", "apps": "./apps/web"}
 
 
+# The applications behind the rehearsal's extra origin groups (one group each), after the first ("web").
+EXTRA_APPS = ("api", "admin", "static", "media", "search", "auth", "docs")
+
+
+@dataclass(frozen=True)
+class FrontDoorGroup:
+    """One origin group (std) or backend pool (classic) of the estate: each side's origin and its host name."""
+
+    name: str
+    origins: dict[str, str]  # side -> origin key (std: origin name; classic: backend address)
+    hosts: dict[str, str]  # side -> origin host name
+
+
 @dataclass(frozen=True)
 class Estate:
     environment: str
@@ -56,7 +69,7 @@ class Estate:
     resource_group: str
     front_door_kind: str
     front_door_id: str
-    origin_group: str
+    origin_group: str  # the first origin group (its origins name the slots), as `hosts` and `origins`
     hosts: dict[str, str]  # side -> origin host name
     origins: dict[str, str]  # side -> origin key (std: origin name; classic: backend address)
     resources: list[dict[str, Any]]  # ARM GET bodies and emulator pseudo items to seed
@@ -94,6 +107,64 @@ class Estate:
     metric_alert_ids: tuple[str, ...] = ()
     diagnostic_setting_ids: tuple[str, ...] = ()
     workspace_id: str = ""
+    # Every origin group (backend pool) of the environment, the first one first (empty: just the first).
+    groups: tuple[FrontDoorGroup, ...] = ()
+
+    def front_door_groups(self) -> tuple[FrontDoorGroup, ...]:
+        return self.groups or (FrontDoorGroup(self.origin_group, dict(self.origins), dict(self.hosts)),)
+
+    def cluster_of_host(self, host: str | None) -> str | None:
+        """The cluster (by name) behind an origin host name of any group, None if it is not the estate's."""
+        for group in self.front_door_groups():
+            for side, name in group.hosts.items():
+                if host is not None and name.lower() == host.lower():
+                    return self.blue_name if side == "blue" else self.green_name
+        return None
+
+
+def bind_hosts(emulator: Any, estate: Estate) -> None:
+    """DNS for the emulated Azure: every group's origin host names resolve to the cluster behind them."""
+    for group in estate.front_door_groups():
+        emulator.bind_host(group.hosts["blue"], estate.blue_name)
+        if estate.green_name:
+            emulator.bind_host(group.hosts["green"], estate.green_name)
+
+
+def enabled_hosts(emulator: Any, estate: Estate) -> dict[str, list[str]]:
+    """Each of the estate's origin groups (by name) -> the host names of its enabled origins, as configured now."""
+    found: dict[str, list[str]] = {group.name.lower(): [] for group in estate.front_door_groups()}
+    prefix = estate.front_door_id.lower() + "/origingroups/"
+    for body in emulator.resources():
+        kind, props = str(body.get("type", "")).lower(), body.get("properties") or {}
+        key = str(body.get("id", "")).lower()
+        if kind == "microsoft.cdn/profiles/origingroups/origins" and key.startswith(prefix):
+            group = key[len(prefix) :].split("/", 1)[0]
+            if group in found and props.get("enabledState") == "Enabled":
+                found[group].append(str(props.get("hostName")))
+        if kind == "microsoft.network/frontdoors" and key == estate.front_door_id.lower():
+            for pool in props.get("backendPools") or []:
+                group = str(pool.get("name", "")).lower()
+                for backend in (pool.get("properties") or {}).get("backends") or []:
+                    if group in found and backend.get("enabledState") == "Enabled":
+                        found[group].append(str(backend.get("address")))
+    return {group.name: found[group.name.lower()] for group in estate.front_door_groups()}
+
+
+def group_histories(emulator: Any, estate: Estate) -> dict[str, list[list[tuple[str, bool, int, int]]]]:
+    """Each origin group (by name) -> every configuration it had, seeded or written, oldest first: per origin
+    (host, enabled, priority, weight), as the emulated Front Door recorded it for its edges."""
+    fd = estate.front_door_id.lower()
+    histories = {}
+    with emulator.world.lock:
+        for group in estate.front_door_groups():
+            if estate.front_door_kind == "classic":
+                key = f"{fd}#backendpool#{group.name.lower()}"
+            else:
+                key = f"{fd}/origingroups/{group.name.lower()}"
+            history = emulator.world.deployments.get(key)
+            written = getattr(history, "deployments", history) or []  # a History, or a plain list of deployments
+            histories[group.name] = [list(d.targets) for d in written]
+    return histories
 
 
 class BadClusterFile(ValueError):
@@ -104,7 +175,8 @@ class BadClusterFile(ValueError):
 class Layout:
     """What an environments file names, where build_estate would derive it from blue's name: the environment,
     green's cluster ("" when each run names it: `live_id`), the Front Door and its origin group, and each side's
-    origin (std: origin name; classic: backend address) and origin host name."""
+    origin (std: origin name; classic: backend address) and origin host name; `groups`: every origin group when
+    there are several (the first is `origin_group`)."""
 
     environment: str
     green_name: str
@@ -112,6 +184,7 @@ class Layout:
     origin_group: str
     origins: dict[str, str]
     hosts: dict[str, str]
+    groups: tuple[FrontDoorGroup, ...] = ()
 
 
 def load_blue(path: str | Path | None) -> dict[str, Any]:
@@ -145,26 +218,36 @@ def _environment_name(blue: str) -> str:
     return re.sub(r"[^a-z0-9-]", "-", base).strip("-")[:32] or "app"
 
 
-def build_estate(blue_body: dict[str, Any], front_door_kind: str, layout: Layout | None = None) -> Estate:
-    """The estate around a blue cluster; `layout` names what the rehearsal's defaults would (an environment's)."""
+def build_estate(
+    blue_body: dict[str, Any], front_door_kind: str, layout: Layout | None = None, origin_groups: int = 1
+) -> Estate:
+    """The estate around a blue cluster; `layout` names what the rehearsal's defaults would (an environment's).
+
+    Without a layout the Front Door has `origin_groups` origin groups (classic: backend pools), each with blue's
+    origin enabled and green's disabled: og-web (blue, green), then og-api (api-blue, api-green), og-admin, ...
+    (classic: pools web, api, admin, ... of backends blue.ENV.example, api-blue.ENV.example, ...).
+    """
     blue = copy.deepcopy(blue_body)
     rid = ResourceId.parse(blue["id"])
     env = layout.environment if layout else _environment_name(rid.name)
     green = layout.green_name if layout else _green_name(rid.name)
-    hosts = dict(layout.hosts) if layout else {"blue": f"blue.{env}.example", "green": f"green.{env}.example"}
     sub, rg = rid.subscription, rid.resource_group
+    if layout is not None:
+        groups = layout.groups or (FrontDoorGroup(layout.origin_group, dict(layout.origins), dict(layout.hosts)),)
+        if front_door_kind == "classic":  # a backend is its address
+            groups = tuple(FrontDoorGroup(g.name, dict(g.hosts), dict(g.hosts)) for g in groups)
+    else:
+        groups = default_groups(env, front_door_kind, origin_groups)
     if front_door_kind == "classic":
         fd_id = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Network/frontDoors/fd-{env}"
         fd_id = layout.front_door_id if layout else fd_id
-        group = layout.origin_group if layout else "web"
-        resources = [blue, _classic_front_door(fd_id, hosts, group)]
-        origins = dict(hosts)
+        resources = [blue, _classic_front_door(fd_id, groups)]
     else:
         fd_id = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Cdn/profiles/afd-{env}"
         fd_id = layout.front_door_id if layout else fd_id
-        group = layout.origin_group if layout else "og-web"
-        origins = dict(layout.origins) if layout else {"blue": "blue", "green": "green"}
-        resources = [blue, *_standard_front_door(fd_id, hosts, group, origins)]
+        resources = [blue, *_standard_front_door(fd_id, groups)]
+    first = groups[0]
+    group, hosts, origins = first.name, dict(first.hosts), dict(first.origins)
     repo_url = f"https://github.com/contoso/{env}-gitops"
     grants = access(blue, env)
     resources += grants.resources
@@ -198,7 +281,23 @@ def build_estate(blue_body: dict[str, Any], front_door_kind: str, layout: Layout
         metric_alert_ids=wiring.metric_alert_ids,
         diagnostic_setting_ids=wiring.diagnostic_setting_ids,
         workspace_id=wiring.workspace_id,
+        groups=groups,
     )
+
+
+def default_groups(env: str, front_door_kind: str, count: int = 1) -> tuple[FrontDoorGroup, ...]:
+    """The rehearsal's own origin groups: og-web (std origins blue, green), then one per application of EXTRA_APPS."""
+    if not 1 <= count <= len(EXTRA_APPS) + 1:
+        raise ValueError(f"origin_groups must be between 1 and {len(EXTRA_APPS) + 1}, not {count}")
+    groups = []
+    for app in ("web", *EXTRA_APPS)[:count]:
+        prefix = "" if app == "web" else f"{app}-"
+        hosts = {side: f"{prefix}{side}.{env}.example" for side in ("blue", "green")}
+        if front_door_kind == "classic":
+            groups.append(FrontDoorGroup(app, dict(hosts), hosts))
+        else:
+            groups.append(FrontDoorGroup(f"og-{app}", {side: f"{prefix}{side}" for side in hosts}, hosts))
+    return tuple(groups)
 
 
 def estate_for_environment(env: Environment, blue_body: dict[str, Any] | None = None) -> Estate:
@@ -231,15 +330,23 @@ def estate_for_environment(env: Environment, blue_body: dict[str, Any] | None = 
         blue = blue_body
     green_slot = 1 - slot
     green = ResourceId.parse(slots[green_slot]).name if len(slots) == 2 else ""
-    origins = {"blue": fd.origins[slot], "green": fd.origins[green_slot]}
-    if fd.kind == "classic":
-        hosts = dict(origins)  # a backend is its address
-    else:
-        hosts = {
-            side: f"{re.sub(r'[^a-z0-9-]', '-', name.lower())}.{env.name}.example" for side, name in origins.items()
-        }
-    layout = Layout(env.name, green, fd.id, fd.origin_group, origins, hosts)
+    groups = []
+    for index, configured in enumerate(fd.groups):
+        origins = {"blue": configured.origins[slot], "green": configured.origins[green_slot]}
+        if fd.kind == "classic":
+            hosts = dict(origins)  # a backend is its address
+        else:
+            # The first group's hosts as ever; the others' carry their group's name (origin names repeat).
+            where = "" if index == 0 else f".{_dns_label(configured.origin_group)}"
+            hosts = {side: f"{_dns_label(name)}{where}.{env.name}.example" for side, name in origins.items()}
+        groups.append(FrontDoorGroup(configured.origin_group, origins, hosts))
+    first = groups[0]
+    layout = Layout(env.name, green, fd.id, first.name, first.origins, first.hosts, tuple(groups))
     return build_estate(blue, fd.kind, layout)
+
+
+def _dns_label(name: str) -> str:
+    return re.sub(r"[^a-z0-9-]", "-", name.lower())
 
 
 def _renamed(body: dict[str, Any], cluster_id: str) -> dict[str, Any]:
@@ -455,11 +562,7 @@ def application(
     return [repository, extension, configuration, objects]
 
 
-def _standard_front_door(
-    profile_id: str, hosts: dict[str, str], group_name: str = "og-web", names: dict[str, str] | None = None
-) -> list[dict[str, Any]]:
-    group_id = f"{profile_id}/originGroups/{group_name}"
-    names = names or {side: side for side in hosts}
+def _standard_front_door(profile_id: str, groups: tuple[FrontDoorGroup, ...]) -> list[dict[str, Any]]:
     profile = {
         "id": profile_id,
         "type": "Microsoft.Cdn/profiles",
@@ -468,46 +571,52 @@ def _standard_front_door(
         "sku": {"name": "Standard_AzureFrontDoor"},
         "properties": {"provisioningState": "Succeeded"},
     }
-    group = {
-        "id": group_id,
-        "type": "Microsoft.Cdn/profiles/origingroups",
-        "name": group_name,
-        "properties": {
-            "loadBalancingSettings": {
-                "sampleSize": 4,
-                "successfulSamplesRequired": 3,
-                "additionalLatencyInMilliseconds": 50,
-            },
-            "healthProbeSettings": {
-                "probePath": "/healthz",
-                "probeRequestType": "HEAD",
-                "probeProtocol": "Https",
-                "probeIntervalInSeconds": 30,
-            },
-        },
-    }
-    origins = [
-        {
-            "id": f"{group_id}/origins/{names[side]}",
-            "type": "Microsoft.Cdn/profiles/origingroups/origins",
-            "name": names[side],
-            "properties": {
-                "hostName": host,
-                "httpPort": 80,
-                "httpsPort": 443,
-                "originHostHeader": host,
-                "priority": 1,
-                "weight": 1000,
-                "enabledState": "Enabled" if side == "blue" else "Disabled",
-                "enforceCertificateNameCheck": True,
-            },
-        }
-        for side, host in hosts.items()
-    ]
-    return [profile, group, *origins]
+    resources: list[dict[str, Any]] = [profile]
+    for og in groups:
+        group_id = f"{profile_id}/originGroups/{og.name}"
+        resources.append(
+            {
+                "id": group_id,
+                "type": "Microsoft.Cdn/profiles/origingroups",
+                "name": og.name,
+                "properties": {
+                    # A latency window, so a gradual switch's weights apply (azure-more.md (h)).
+                    "loadBalancingSettings": {
+                        "sampleSize": 4,
+                        "successfulSamplesRequired": 3,
+                        "additionalLatencyInMilliseconds": 50,
+                    },
+                    "healthProbeSettings": {
+                        "probePath": "/healthz",
+                        "probeRequestType": "HEAD",
+                        "probeProtocol": "Https",
+                        "probeIntervalInSeconds": 30,
+                    },
+                },
+            }
+        )
+        resources += [
+            {
+                "id": f"{group_id}/origins/{og.origins[side]}",
+                "type": "Microsoft.Cdn/profiles/origingroups/origins",
+                "name": og.origins[side],
+                "properties": {
+                    "hostName": host,
+                    "httpPort": 80,
+                    "httpsPort": 443,
+                    "originHostHeader": host,
+                    "priority": 1,
+                    "weight": 1000,
+                    "enabledState": "Enabled" if side == "blue" else "Disabled",
+                    "enforceCertificateNameCheck": True,
+                },
+            }
+            for side, host in og.hosts.items()
+        ]
+    return resources
 
 
-def _classic_front_door(fd_id: str, hosts: dict[str, str], pool: str = "web") -> dict[str, Any]:
+def _classic_front_door(fd_id: str, groups: tuple[FrontDoorGroup, ...]) -> dict[str, Any]:
     name = fd_id.rsplit("/", 1)[-1]
     return {
         "id": fd_id,
@@ -521,14 +630,19 @@ def _classic_front_door(fd_id: str, hosts: dict[str, str], pool: str = "web") ->
                 {
                     "id": f"{fd_id}/frontendEndpoints/default",
                     "name": "default",
-                    "properties": {"hostName": f"{name}.azurefd.net"},
+                    "properties": {"hostName": f"{name}.azurefd.net", "sessionAffinityEnabledState": "Disabled"},
                 }
             ],
             "loadBalancingSettings": [
                 {
                     "id": f"{fd_id}/loadBalancingSettings/lb",
                     "name": "lb",
-                    "properties": {"sampleSize": 4, "successfulSamplesRequired": 2},
+                    # A latency window, so a gradual switch's weights apply (azure-more.md (h)).
+                    "properties": {
+                        "sampleSize": 4,
+                        "successfulSamplesRequired": 2,
+                        "additionalLatencyMilliseconds": 50,
+                    },
                 }
             ],
             "healthProbeSettings": [
@@ -540,8 +654,8 @@ def _classic_front_door(fd_id: str, hosts: dict[str, str], pool: str = "web") ->
             ],
             "backendPools": [
                 {
-                    "id": f"{fd_id}/backendPools/{pool}",
-                    "name": pool,
+                    "id": f"{fd_id}/backendPools/{pool.name}",
+                    "name": pool.name,
                     "properties": {
                         "backends": [
                             {
@@ -553,27 +667,30 @@ def _classic_front_door(fd_id: str, hosts: dict[str, str], pool: str = "web") ->
                                 "enabledState": "Enabled" if side == "blue" else "Disabled",
                                 "backendHostHeader": host,
                             }
-                            for side, host in hosts.items()
+                            for side, host in pool.hosts.items()
                         ],
                         "loadBalancingSettings": {"id": f"{fd_id}/loadBalancingSettings/lb"},
                         "healthProbeSettings": {"id": f"{fd_id}/healthProbeSettings/probe"},
                     },
                 }
+                for pool in groups
             ],
+            # The first pool serves every path; each other pool the paths of its application.
             "routingRules": [
                 {
-                    "id": f"{fd_id}/routingRules/web",
-                    "name": "web",
+                    "id": f"{fd_id}/routingRules/{pool.name}",
+                    "name": pool.name,
                     "properties": {
                         "frontendEndpoints": [{"id": f"{fd_id}/frontendEndpoints/default"}],
                         "acceptedProtocols": ["Https"],
-                        "patternsToMatch": ["/*"],
+                        "patternsToMatch": ["/*"] if index == 0 else [f"/{pool.name}/*"],
                         "routeConfiguration": {
                             "@odata.type": "#Microsoft.Azure.FrontDoor.Models.FrontdoorForwardingConfiguration",
-                            "backendPool": {"id": f"{fd_id}/backendPools/{pool}"},
+                            "backendPool": {"id": f"{fd_id}/backendPools/{pool.name}"},
                         },
                     },
                 }
+                for index, pool in enumerate(groups)
             ],
         },
     }
@@ -596,8 +713,7 @@ def environment_config(
                 "front_door": {
                     "kind": estate.front_door_kind,
                     "id": estate.front_door_id,
-                    "origin_group": estate.origin_group,
-                    "origins": [estate.origins["blue"], estate.origins["green"]],
+                    **_front_door_groups(estate),
                 },
                 "approval": {"mode": approval, "timeout_hours": 24, "four_eyes": False},
                 "bake": {"window_minutes": 30, "interval_minutes": 1, "max_error_rate": 0.05, "min_requests": 20},
@@ -608,6 +724,14 @@ def environment_config(
     if workloads is not None:
         config["environment"][0]["workloads"] = workloads
     return config
+
+
+def _front_door_groups(estate: Estate) -> dict[str, Any]:
+    """One origin group as `origin_group` + `origins` (as ever); several as `groups`, in the estate's order."""
+    groups = estate.front_door_groups()
+    if len(groups) == 1:
+        return {"origin_group": estate.origin_group, "origins": [estate.origins["blue"], estate.origins["green"]]}
+    return {"groups": [{"origin_group": g.name, "origins": [g.origins["blue"], g.origins["green"]]} for g in groups]}
 
 
 def repository_item(estate: Estate) -> dict[str, Any] | None:

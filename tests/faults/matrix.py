@@ -28,6 +28,7 @@ SLICE = [
     "approval:kill-idle",
     "switch:500x20",
     "switch:front-door-20min",
+    "gradual:kill-in-write",
     "bake:429x50",
     "bake:429x3",
     "rollback:failed-operation",

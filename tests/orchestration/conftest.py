@@ -71,6 +71,7 @@ PIPELINE_KEY = "pipeline-hmac-key-7f3e9a"  # the value behind PIPELINE_SECRET: n
 PIPELINE_CALLER = "ci-bot@example.com"
 
 Kind = contract.OperationKind
+REQUESTS_PER_MINUTE = 1000  # per origin group, in the scripted Front Door's metrics
 NOTIFY_ACTIVITY = "send_notifications"
 
 
@@ -195,13 +196,21 @@ class Write:
 
 @dataclass
 class FrontDoor:
+    """Origins with an enabled flag, a weight and a priority. A write is reported deployed after
+    `deploy_delay`, and the edge serves it (the share of requests follows it) after `edge_delay`."""
+
     clock: VirtualClock
     deploy_delay: timedelta = timedelta(seconds=45)
+    edge_delay: timedelta = timedelta(minutes=3)
     enabled: dict[str, dict[str, bool]] = field(
         default_factory=lambda: {GROUP: {BLUE_ORIGIN: True, GREEN_ORIGIN: False}}
     )
+    weights: dict[tuple[str, str], int] = field(default_factory=dict)  # (group, origin) -> weight, when set
+    priorities: dict[tuple[str, str], int] = field(default_factory=dict)
     writes: list[Write] = field(default_factory=list)
     _deployed_at: dict[str, datetime] = field(default_factory=dict)
+    # (when written, green's share of requests then) per group: the edge serves a write edge_delay later
+    _shares: dict[str, list[tuple[datetime, float]]] = field(default_factory=dict)
 
     def snapshot(self) -> contract.TrafficSnapshot:
         now = self.clock.now()
@@ -209,7 +218,14 @@ class FrontDoor:
         for group, origins in self.enabled.items():
             deployed = now >= self._deployed_at.get(group, now)
             states = [
-                contract.OriginState(key=key, host=f"{key}.nod.example.net", enabled=on, deployed=deployed)
+                contract.OriginState(
+                    key=key,
+                    host=f"{key}.nod.example.net",
+                    enabled=on,
+                    weight=self.weights.get((group, key)),
+                    priority=self.priorities.get((group, key)),
+                    deployed=deployed,
+                )
                 for key, on in origins.items()
             ]
             groups.append(contract.GroupState(group=group, origins=states))
@@ -220,9 +236,42 @@ class FrontDoor:
         if self.enabled[group][origin] == enabled:
             return False
         self.enabled[group][origin] = enabled
-        self._deployed_at[group] = self.clock.now() + self.deploy_delay
-        self.writes.append(Write(self.clock.now(), group, origin, enabled, tuple(self.live(group))))
+        self._wrote(group, origin, enabled)
         return True
+
+    def apply(self, group: str, origin: str, settings: contract.OriginSettings) -> None:
+        """One origin's write of set_origin_weights (it writes only what differs)."""
+        if settings.enabled is not None:
+            self.enabled[group][origin] = settings.enabled
+        if settings.weight is not None:
+            self.weights[(group, origin)] = settings.weight
+        if settings.priority is not None:
+            self.priorities[(group, origin)] = settings.priority
+        self._wrote(group, origin, self.enabled[group][origin])
+
+    def _wrote(self, group: str, origin: str, enabled: bool) -> None:
+        now = self.clock.now()
+        self._deployed_at[group] = now + self.deploy_delay
+        self.writes.append(Write(now, group, origin, enabled, tuple(self.live(group))))
+        self._shares.setdefault(group, []).append((now, self.intended_share(group)))
+
+    def intended_share(self, group: str) -> float:
+        """Green's share of requests by the configuration now: by weight when both are enabled."""
+        origins = self.enabled[group]
+        if not origins[GREEN_ORIGIN]:
+            return 0.0
+        if not origins[BLUE_ORIGIN]:
+            return 1.0
+        green = self.weights.get((group, GREEN_ORIGIN), 50)
+        return green / (green + self.weights.get((group, BLUE_ORIGIN), 50))
+
+    def served_share(self, group: str) -> float:
+        """Green's share of requests as the edge serves it now (the newest write edge_delay old)."""
+        now, share = self.clock.now(), 0.0
+        for at, written in self._shares.get(group, []):
+            if at + self.edge_delay <= now:
+                share = written
+        return share
 
     def live(self, group: str = GROUP) -> list[str]:
         return [key for key, on in self.enabled[group].items() if on]
@@ -305,6 +354,7 @@ class FakeAzure:
     polls_in_progress: int = 1  # checks that answer InProgress before an operation ends
     verify_passes_after: int | None = 0  # failed verifications before one passes; None: never passes
     spike_from_minute: int | None = None  # the bake minute from which green's 5xx share is a spike
+    spike_at_percent: int | None = None  # a gradual step from which green's 5xx share is a spike (25%)
     front_door: FrontDoor = field(init=False)
     operations: list[Operation] = field(default_factory=list)
     calls: Counter[str] = field(default_factory=Counter)
@@ -650,6 +700,37 @@ class FakeAzure:
                 result = contract.TargetResult(target=name, kind=kind, sent=ok, status=202 if ok else 500)
                 results.append(result if ok else result.model_copy(update={"error": "HTTP 500"}))
         return contract.NotifyResult(event=notice.event, results=results, configured=self.notify_events)
+
+    def set_origin_weights(self, payload: Any) -> contract.OriginChanged:
+        request = contract.WeightChange.model_validate(payload)
+        for origin, settings in request.origins:
+            self.front_door.apply(request.group, origin, settings)
+        return contract.OriginChanged(changed=bool(request.origins))
+
+    def measure_traffic_share(self, payload: Any) -> contract.TrafficShares:
+        """1,000 requests a minute per group, split as the edge serves the configuration now."""
+        request = contract.ShareRead.model_validate(payload)
+        shares = []
+        for pair in request.traffic.groups:
+            green = round(REQUESTS_PER_MINUTE * self.front_door.served_share(pair.group))
+            shares.append(contract.GroupShare(group=pair.group, green_requests=green, blue_requests=1000 - green))
+        return contract.TrafficShares(groups=shares)
+
+    def measure_comparison(self, payload: Any) -> contract.Comparison:
+        """Green's and blue's requests over the window as the edge splits them; green fails at `spike_at_percent`."""
+        request = contract.ComparisonRead.model_validate(payload)
+        minutes = request.window_minutes
+        green_share = sum(self.front_door.served_share(p.group) for p in request.traffic.groups)
+        green_requests = round(REQUESTS_PER_MINUTE * minutes * green_share)
+        blue_requests = REQUESTS_PER_MINUTE * minutes * len(request.traffic.groups) - green_requests
+        percent = round(100 * green_share / len(request.traffic.groups))
+        spiking = self.spike_at_percent is not None and percent >= self.spike_at_percent
+        green_errors = green_requests // 4 if spiking else green_requests // 500
+        return contract.Comparison(
+            green=contract.SideMetrics(requests=green_requests, errors=green_errors, latency_ms=30.0),
+            blue=contract.SideMetrics(requests=blue_requests, errors=blue_requests // 500, latency_ms=30.0),
+            green_enabled=any(origins[GREEN_ORIGIN] for origins in self.front_door.enabled.values()),
+        )
 
     def measure_error_rate(self, payload: Any) -> contract.ErrorRate:
         if not any(origins[GREEN_ORIGIN] for origins in self.front_door.enabled.values()):

@@ -45,8 +45,9 @@ def test_happy_path_on_two_pools_and_three_hops_stays_under_400_events_per_insta
     upgrade, output = happy_path  # every production default: a 30-minute bake, 30 checks
     assert output.outcome == contract.Outcome.COMPLETED
     sizes = longest_histories(upgrade)
-    # create + the populate + 3 hops x (control plane + 2 pools) + 2 deployment waits + the bake watch + stopping blue
-    assert len(sizes) == 1 + 1 + 1 + 9 + 2 + 1 + 1
+    # create + the populate + 3 hops x (control plane + 2 pools) + 2 deployment waits + the edge convergence
+    # + the bake watch + stopping blue
+    assert len(sizes) == 1 + 1 + 1 + 9 + 2 + 1 + 1 + 1
     assert all(iid == RUN_ID or iid.startswith(f"sub_{RUN_ID}_") for iid in sizes)
     assert max(sizes.values()) <= LIMIT, sizes
 

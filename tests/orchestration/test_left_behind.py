@@ -289,7 +289,8 @@ def test_a_failed_or_aborted_switch_deletes_green_once_traffic_is_back(upgrade, 
     (delete,) = upgrade.azure.started(Kind.DELETE)
     assert delete.succeeded
     back = notes(output).index(f"traffic is back on blue ({BLUE_NAME})")
-    assert notes(output)[back + 1 : back + 3] == [
+    assert notes(output)[back + 1].startswith("100% on blue")  # the edge carries it (edge convergence)
+    assert notes(output)[back + 2 : back + 4] == [
         f"removed 3 grant(s), credential(s) and wiring bound to green ({GREEN_NAME})",  # before green goes
         f"{GREEN_NAME} deleted; {BLUE_NAME} stayed live throughout",
     ]

@@ -62,7 +62,15 @@ RUNBOOK_PHASES = [
     Phase.RETIRE,
 ]
 # The polling reads repeat as often as the timing makes them; the order of everything else is the runbook.
-POLLS = {"check_cluster_operation", "check_configurations", "read_traffic", "measure_error_rate"}
+# Reads: what they answer decides nothing about the order of the runbook's writes.
+POLLS = {
+    "check_cluster_operation",
+    "check_configurations",
+    "read_traffic",
+    "measure_error_rate",
+    "measure_traffic_share",
+    "measure_comparison",
+}
 
 
 def decisive_calls(upgrade: UpgradeRun) -> list[tuple]:

@@ -23,6 +23,8 @@ EXPECTED = {
     "populate-fails": "failed",
     "pipeline": "completed",
     "error-spike": "rolled_back",
+    "gradual": "completed",
+    "gradual-spike": "rolled_back",
 }
 
 
@@ -47,7 +49,7 @@ def test_scenario_reaches_its_outcome_with_an_origin_enabled_throughout(run_rehe
     live_cluster = _cluster(rehearsal, live["cluster"])["properties"]
     assert live_cluster["provisioningState"] == "Succeeded"
     assert live_cluster["powerState"]["code"] == "Running"
-    if scenario in ("happy", "crash-resume", "error-spike"):
+    if scenario in ("happy", "crash-resume", "error-spike", "gradual", "gradual-spike"):
         _assert_traffic_always_had_an_origin(rehearsal)
     contract = {"clone", "populate", "upgrade", "verify", "approval", "switch", "bake", "rollback", "retire"}
     phases = [entry["phase"] for entry in report["timeline"]]
@@ -191,6 +193,7 @@ def test_the_operator_role_covers_every_arm_operation_of_the_rehearsals_and_noth
     for options in (
         {"scenario": "happy"},
         {"scenario": "error-spike"},
+        {"scenario": "gradual"},
         {"scenario": "upgrade-fails"},
         {"scenario": "populate-fails"},
         {"scenario": "pipeline"},

@@ -113,3 +113,41 @@ def test_bodies_that_are_not_the_common_schema_are_400(stack: Stack) -> None:
         assert status == 400 and answer["error"]["code"] == "InvalidRequest", body
     status, answer = stack.api("POST", "alerts", raw=b"\xff\xfe not json", user=None)
     assert status == 400 and answer["error"]["code"] == "InvalidJson"
+
+
+def _origin(stack: Stack, side: str) -> dict:
+    name = stack.estate.origins[side]
+    return next(
+        body["properties"]
+        for body in stack.emulator.resources()
+        if body.get("type", "").lower().endswith("/origins") and body["name"] == name
+    )
+
+
+def test_an_alert_during_a_gradual_step_weights_traffic_to_blue_at_the_door_then_rolls_back(make_stack) -> None:
+    stack = make_stack(switch={"mode": "gradual", "steps": [10, 100], "step_minutes": 5})
+    run: dict[str, str] = {}
+    seen: dict[str, object] = {}
+
+    def fire_once_green_takes_its_share() -> bool:
+        iid = run.get("id")
+        if "result" in seen or not iid or stack.phase(iid) != "switch":
+            return False
+        if _origin(stack, "green")["enabledState"] != "Enabled":
+            return False  # the 10% step's weights are not written yet
+        seen["during_step"] = (_origin(stack, "blue")["weight"], _origin(stack, "green")["weight"])
+        seen["result"] = post_alert(stack, alert(stack))
+        # What the door itself wrote, before the run acted on its event: weights, nothing disabled.
+        seen["after_door"] = (_origin(stack, "blue")["weight"], _origin(stack, "green")["weight"])
+        seen["green_enabled"] = _origin(stack, "green")["enabledState"]
+        return True
+
+    stack.host.add_idle_hook(fire_once_green_takes_its_share)
+    run["id"] = stack.start()
+    output = stack.finish(run["id"])["output"]
+    status, body = seen["result"]
+    assert status == 202 and body["action"] == "rollback"
+    assert seen["during_step"] == (900, 100)
+    assert seen["after_door"] == (1000, 1) and seen["green_enabled"] == "Enabled"
+    assert output["outcome"] == "rolled_back" and output["rollback"]["trigger"] == "alert"
+    assert _origin(stack, "green")["enabledState"] == "Disabled" and _origin(stack, "blue")["weight"] == 1000

@@ -123,6 +123,9 @@ def test_what_a_run_says_is_shown_escaped(make_stack) -> None:
     assert "&lt;script&gt;alert(&#39;reason&#39;)&lt;/script&gt;" in html
     assert "&lt;script&gt;alert(&#39;comment&#39;)&lt;/script&gt; ok &amp; &lt;b&gt;bold&lt;/b&gt;" in html
     assert "approved by bob@example.com" in html
+    # When the edge really carried the switch (edge convergence), as the run measured it.
+    moves = re.findall(r'<tr class="move"><td>[^<]*</td><td>(\w+)</td><td>(\d+%)</td>\s*<td>([^<]*)</td>', html)
+    assert moves and moves[-1][:2] == ("green", "100%") and moves[-1][2].endswith("%"), moves
     assert "<script" not in html  # a finished run's page has nothing to refresh: no script at all
     assert headers["X-Frame-Options"] == "DENY" and headers["Referrer-Policy"] == "same-origin"
     policy = headers["Content-Security-Policy"]
