@@ -62,8 +62,9 @@ SCENARIOS = (
 SEQUENCES = {"revert": ("happy", "revert")}
 STEPS = (*(s for s in SCENARIOS if s not in SEQUENCES and s != "crash-resume"), "revert")
 ORCHESTRATOR = "bluegreen_upgrade"
-# The switch of the gradual scenarios: 10%, 50%, then all of the traffic, each step analysed for 10 minutes.
-GRADUAL_SWITCH = {"mode": "gradual", "steps": [10, 50, 100], "step_minutes": 10}
+# The switch of the gradual scenarios: 10%, 50%, then all of the traffic, each step analysed for 10 minutes, on
+# 5xx share and on origin latency against blue's (the clusters' latencies differ by less than 20 ms).
+GRADUAL_SWITCH = {"mode": "gradual", "steps": [10, 50, 100], "step_minutes": 10, "analysis": {"max_latency_ratio": 3}}
 # Green's 5xx share once the gradual-spike scenario's errors rise (at the 50% step).
 SPIKE_ERROR_FRACTION = 0.3
 # Operators' identities as App Service Authentication would pass them (the rehearsal's caller).

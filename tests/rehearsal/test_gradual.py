@@ -4,6 +4,8 @@ its propagation delay, a curve, and reports a change deployed before the last ed
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from local.rehearsal.invariants import violations
@@ -37,6 +39,9 @@ def test_a_gradual_switch_shifts_10_50_100_and_reports_when_the_edge_really_move
     assert blue["enabledState"] == "Disabled"
     notes = [entry["detail"] for entry in report["timeline"]]
     assert any(n.startswith("analysis passed: 10% for 10 min") for n in notes), notes
+    # Latency is analysed too (max_latency_ratio): Front Door's OriginLatency for both sides, in every pass.
+    passes = [n for n in notes if n.startswith("analysis passed:")]
+    assert len(passes) == 2 and all(re.search(r"\d+ ms; blue .* \d+ ms$", n) for n in passes), passes
     assert any(n.startswith("analysis passed: 50% for 10 min") for n in notes), notes
     assert any(n.endswith("after the change (intended 100% on green)") for n in notes), notes
 
