@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from activities import bp
 from activities._activity import activity
-from bluegreen.lazy import azure, contract, decisions, errors, metrics, traffic
+from bluegreen.lazy import azure, contract, decisions, errors, gradual, metrics, traffic
 
 
 @activity(bp)
@@ -89,7 +89,8 @@ def measure_traffic_share(request: contract.ShareRead) -> contract.TrafficShares
     """Requests Front Door sent to blue's and green's origin in each group over the window (edge convergence)."""
     plan = request.traffic
     client = azure.clients()
-    hosts = _role_hosts(traffic.read_all(traffic.plan_provider(client, plan), plan), plan)
+    snapshot = traffic.read_all(traffic.plan_provider(client, plan), plan)
+    hosts = _role_hosts(snapshot, plan)
     measured = metrics.origins_traffic(
         client.metrics(),
         plan.kind,
@@ -104,8 +105,9 @@ def measure_traffic_share(request: contract.ShareRead) -> contract.TrafficShares
                 group=pair.group,
                 blue_requests=measured[blue].counts.requests,
                 green_requests=measured[green].counts.requests,
+                configured_green=round(gradual.configured_share(state, pair), 6),
             )
-            for pair, (blue, green) in zip(plan.groups, hosts, strict=True)
+            for pair, state, (blue, green) in zip(plan.groups, snapshot.groups, hosts, strict=True)
         ]
     )
 

@@ -701,6 +701,8 @@ class GroupShare(Contract):
     group: str
     blue_requests: int
     green_requests: int
+    # Green's share by Front Door's configuration now (weights, enabled states): what the edge moves toward.
+    configured_green: float | None = None
 
     @property
     def requests(self) -> int:
@@ -729,6 +731,7 @@ class ConvergenceWait(Contract):
 
 class ConvergenceResult(Contract):
     converged: bool
+    superseded: bool = False  # Front Door was changed again (a rollback) before the edge carried this change
     minutes: float  # from the change to the measurement that matched (or the deadline)
     shares: list[GroupShare] = []  # the last measurement, per group
     polls: int = 0

@@ -14,6 +14,7 @@ from bluegreen.errors import PermanentError
 from bluegreen.traffic import FULL_WEIGHT
 
 DEFAULT_PRIORITY = 1  # what Front Door routes by when an origin's priority was never set
+DEFAULT_WEIGHT = 50  # and its weight (reference/azure-more.md (h))
 
 
 def step_weights(percent: int) -> tuple[int, int]:
@@ -76,6 +77,20 @@ def describe(green: SideMetrics, blue: SideMetrics) -> str:
         return f"{m.errors}/{m.requests} 5xx ({m.rate:.1%}){latency}"
 
     return f"green {side(green)}; blue {side(blue)}"
+
+
+def configured_share(state: GroupState, pair: OriginPair) -> float:
+    """Green's share of a group's requests by its configuration (Front Door's routing, latency aside)."""
+    blue, green = state.origin(pair.blue), state.origin(pair.green)
+    if green is None or not green.enabled:
+        return 0.0
+    if blue is None or not blue.enabled:
+        return 1.0
+    blue_priority, green_priority = blue.priority or DEFAULT_PRIORITY, green.priority or DEFAULT_PRIORITY
+    if blue_priority != green_priority:
+        return 1.0 if green_priority < blue_priority else 0.0
+    blue_weight, green_weight = blue.weight or DEFAULT_WEIGHT, green.weight or DEFAULT_WEIGHT
+    return green_weight / (blue_weight + green_weight)
 
 
 def converged(shares: list[tuple[int, int]], intended: float, tolerance: float, min_requests: int) -> bool:

@@ -268,6 +268,17 @@ def edge_convergence(context: df.DurableOrchestrationContext) -> Step:
         try:
             found = yield from call(context, measure_traffic_share, contract.ShareRead(traffic=wait.traffic, end=now))
             shares = found.groups
+            if any(
+                g.configured_green is not None and abs(g.configured_green - wait.green_share) > wait.tolerance
+                for g in shares
+            ):
+                # Front Door no longer intends this share (a rollback changed it): nothing left to wait for.
+                minutes = round((now - wait.changed_at).total_seconds() / 60, 1)
+                return contract.wire(
+                    contract.ConvergenceResult(
+                        converged=False, superseded=True, minutes=minutes, shares=shares, polls=polls
+                    )
+                )
             pairs = [(g.green_requests, g.blue_requests) for g in shares]
             if gradual.converged(pairs, wait.green_share, wait.tolerance, wait.min_requests):
                 minutes = round((now - wait.changed_at).total_seconds() / 60, 1)

@@ -193,6 +193,10 @@ def converge(
     seen = "no requests measured" if side_share is None else f"{side_share:.0%} on {toward}"
     if result.converged:
         detail = f"{seen} {result.minutes:g} min after {since} (intended {_share(intended, toward)})"
+    elif result.superseded:
+        detail = (
+            f"Front Door was changed again {result.minutes:g} min after {since}, before the edge carried it: {seen}"
+        )
     else:
         detail = (
             f"the edge had not converged {result.minutes:g} min after {since}: {seen} "

@@ -55,11 +55,9 @@ class Traffic:
             return [frontdoor_classic.pool_key(key, p["name"]) for p in frontdoor_classic.pools(body)]
         return self.std.groups_of(key)
 
-    def minute(self, scope_id: str, start: datetime) -> Counts:
-        """Requests in the minute starting at `start` (only the part before now and after the emulator began)."""
-        return self._minute(scope_id, start)[0]
-
     def _minute(self, scope_id: str, start: datetime) -> tuple[Counts, Latencies]:
+        """Requests (and latency sums) in the minute starting at `start`: only the part before now and after the
+        emulator began."""
         key = (scope_id.lower(), start)
         if key in self._cache:
             return self._cache[key]

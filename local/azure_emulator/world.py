@@ -85,7 +85,6 @@ class Deployment:
     # The latency window (additionalLatency..., ms) that came with it: a classic PUT carries its pools'
     # loadBalancingSettings. None: the origin group's own settings (Standard origin groups are not written here).
     window: float | None = None
-    index: int = 0
 
     @property
     def effective(self) -> datetime:
@@ -127,19 +126,16 @@ class History:
                 max(written + timedelta(seconds=delay), edge[-1]) if edge else written + timedelta(seconds=delay)
                 for delay, edge in zip(delays, self._arrivals, strict=True)
             )
-        deployment = Deployment(written, arrivals_of, targets, window, len(self.deployments))
+        deployment = Deployment(written, arrivals_of, targets, window)
         self.deployments.append(deployment)
         for edge, arrival in zip(self._arrivals, arrivals_of, strict=True):
             edge.append(arrival)
         self.settled = deployment.effective
         return deployment
 
-    def mix(self, moment: datetime) -> list[tuple[Deployment | None, int]]:
-        """(deployment, how many edges serve it) at `moment`; None for edges that have none yet."""
-        return self.mix_until(moment)[0]
-
     def mix_until(self, moment: datetime) -> tuple[list[tuple[Deployment | None, int]], datetime | None]:
-        """mix(moment), and the next arrival after it (None: none), before which the mix stays the same."""
+        """(deployment, how many edges serve it) at `moment` (None for edges that have none yet), and the next
+        arrival after it (None: none), before which the mix stays the same."""
         if not self.deployments:
             return [(None, EDGES)], None
         if moment >= self.settled:

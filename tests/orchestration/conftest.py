@@ -713,7 +713,12 @@ class FakeAzure:
         shares = []
         for pair in request.traffic.groups:
             green = round(REQUESTS_PER_MINUTE * self.front_door.served_share(pair.group))
-            shares.append(contract.GroupShare(group=pair.group, green_requests=green, blue_requests=1000 - green))
+            configured = self.front_door.intended_share(pair.group)
+            shares.append(
+                contract.GroupShare(
+                    group=pair.group, green_requests=green, blue_requests=1000 - green, configured_green=configured
+                )
+            )
         return contract.TrafficShares(groups=shares)
 
     def measure_comparison(self, payload: Any) -> contract.Comparison:

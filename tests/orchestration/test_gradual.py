@@ -176,3 +176,16 @@ def test_without_convergence_the_switch_measures_nothing(upgrade):
     assert output.outcome == Outcome.COMPLETED
     assert output.traffic_moves == []
     assert upgrade.azure.calls["measure_traffic_share"] == 0
+
+
+def test_a_convergence_cut_short_by_a_rollback_ends_at_the_next_minute_not_at_its_deadline(upgrade):
+    gradual(upgrade)
+    upgrade.azure.front_door.edge_delay = timedelta(minutes=25)  # the 10% step would take 25 min to be served
+    upgrade.during("measure_traffic_share", lambda: upgrade.raise_event("Rollback", rollback()), nth=2)
+    output = upgrade.run()
+    assert output.outcome == Outcome.ROLLED_BACK
+    assert_every_group_serving_only(upgrade, BLUE_ORIGIN, (GROUP,))
+    first = contract.ConvergenceResult.model_validate(children_named(upgrade, "edge_convergence")[0]["output"])
+    # Front Door no longer intends 10% on green once the rollback wrote: the watch ends at its next reading, not
+    # at its 30-minute deadline (the run waits for it before it ends).
+    assert (first.converged, first.superseded) == (False, True) and first.minutes < 10

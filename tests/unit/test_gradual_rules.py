@@ -84,3 +84,12 @@ def test_bad_steps_are_refused_naming_the_field(steps, message):
 def test_the_analysis_interval_fits_in_a_step():
     with pytest.raises(ValidationError, match="interval_minutes"):
         Switch(step_minutes=2, analysis=Analysis(interval_minutes=5))
+
+
+def test_the_configured_share_follows_enabled_states_priorities_and_weights():
+    share = gradual.configured_share
+    assert share(state({"enabled": True}, {"enabled": False}), PAIR) == 0.0
+    assert share(state({"enabled": False}, {"enabled": True}), PAIR) == 1.0
+    assert share(state({"enabled": True}, {"enabled": True}), PAIR) == 0.5  # unset weights: 50 each
+    assert share(state({"enabled": True, "weight": 900}, {"enabled": True, "weight": 100}), PAIR) == 0.1
+    assert share(state({"enabled": True, "priority": 1}, {"enabled": True, "priority": 2}), PAIR) == 0.0
